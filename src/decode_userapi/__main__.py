@@ -1,0 +1,3 @@
+from decode_userapi.entrypoints.cli import main
+
+main()

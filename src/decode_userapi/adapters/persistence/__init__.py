@@ -1,0 +1,1 @@
+"""SQLAlchemy async persistence: ORM models, mappers, repositories, Alembic migrations."""

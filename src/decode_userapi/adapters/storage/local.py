@@ -1,0 +1,137 @@
+"""A folder on this machine, shared with the worker-facing API (`USER_DATA_ROOT_PATH`).
+
+Bytes stream through obstore's `LocalStore`; folders are real directories. Uploads are
+written into a staging folder beside the user folders and moved into place when
+complete, so a reader never sees half a file.
+"""
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+import obstore
+from obstore.store import LocalStore
+
+from decode_userapi.domain.errors import NotFound, TooLarge
+from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.ports.file_storage import HttpRequestSpec
+
+STAGING = ".staging"
+CHUNK_SIZE = 1024 * 1024
+
+
+class LocalFileStorage:
+    def __init__(self, root: str | Path) -> None:
+        self._root = Path(root).resolve()
+        self._root.mkdir(parents=True, exist_ok=True)
+        (self._root / STAGING).mkdir(exist_ok=True)
+        self._store = LocalStore(self._root)
+
+    def _path(self, ref: FileRef) -> Path:
+        return self._root.joinpath(*ref.parts)
+
+    async def stat(self, ref: FileRef) -> FileEntry | None:
+        return await anyio.to_thread.run_sync(self._stat, ref)
+
+    def _stat(self, ref: FileRef) -> FileEntry | None:
+        path = self._path(ref)
+        if path.is_symlink():
+            return None
+        if path.is_dir():
+            return FileEntry(ref, EntryKind.DIRECTORY)
+        if path.is_file():
+            return FileEntry(ref, EntryKind.FILE, path.stat().st_size)
+        return None
+
+    async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:
+        return await anyio.to_thread.run_sync(self._list, folder, recursive)
+
+    def _list(self, folder: FileRef, recursive: bool) -> list[FileEntry]:
+        path = self._path(folder)
+        if path.is_symlink() or not path.is_dir():
+            raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
+        entries: list[FileEntry] = []
+        pending = [(folder, path)]
+        while pending:
+            ref, directory = pending.pop()
+            with os.scandir(directory) as scan:
+                for item in scan:
+                    child = FileRef((*ref.parts, item.name))
+                    if item.is_symlink():
+                        continue
+                    if item.is_dir():
+                        entries.append(FileEntry(child, EntryKind.DIRECTORY))
+                        if recursive:
+                            pending.append((child, Path(item.path)))
+                    elif item.is_file():
+                        entries.append(FileEntry(child, EntryKind.FILE, item.stat().st_size))
+        return entries
+
+    async def make_folder(self, ref: FileRef) -> None:
+        await anyio.to_thread.run_sync(lambda: self._path(ref).mkdir(parents=True, exist_ok=True))
+
+    async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
+        if not self._path(ref).is_file():
+            raise NotFound(f"File '{ref}' does not exist.")
+        result = await obstore.get_async(self._store, str(ref))
+        async for chunk in result.stream(min_chunk_size=CHUNK_SIZE):
+            yield bytes(chunk)
+
+    async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
+        staged = f"{STAGING}/{uuid.uuid4().hex}"
+        written = 0
+
+        async def limited() -> AsyncIterator[bytes]:
+            nonlocal written
+            async for chunk in chunks:
+                written += len(chunk)
+                if written > max_bytes:
+                    raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes.")
+                yield chunk
+
+        try:
+            await obstore.put_async(self._store, staged, limited(), chunk_size=CHUNK_SIZE)
+            await self.make_folder(ref.parent)
+            await anyio.to_thread.run_sync(os.replace, self._root / staged, self._path(ref))
+        finally:
+            await anyio.to_thread.run_sync(lambda: (self._root / staged).unlink(missing_ok=True))
+        return written
+
+    async def rename(self, source: FileRef, target: FileRef) -> None:
+        def move() -> None:
+            source_path, target_path = self._path(source), self._path(target)
+            if not source_path.exists():
+                raise NotFound(f"'{source}' does not exist.")
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            source_path.rename(target_path)
+
+        await anyio.to_thread.run_sync(move)
+
+    async def delete(self, ref: FileRef) -> None:
+        def remove() -> None:
+            path = self._path(ref)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+        await anyio.to_thread.run_sync(remove)
+
+    def uri(self, ref: FileRef) -> str:
+        return str(self._path(ref))
+
+    async def download_request(self, ref: FileRef) -> HttpRequestSpec | None:
+        return None
+
+    async def upload_request(self, folder: FileRef, *, max_bytes: int) -> HttpRequestSpec | None:
+        return None
+
+    async def check(self) -> None:
+        await anyio.to_thread.run_sync(self._check)
+
+    def _check(self) -> None:
+        if not os.access(self._root / STAGING, os.W_OK):
+            raise OSError(f"{self._root} is not writable")

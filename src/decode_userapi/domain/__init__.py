@@ -1,0 +1,1 @@
+"""Entities, value objects and domain errors. Standard library and msgspec only."""

@@ -1,0 +1,49 @@
+"""Domain errors: each carries a message the user can act on.
+
+The HTTP layer maps each class to one status code in one place
+(`entrypoints/http/errors.py`); nothing else decides status codes.
+"""
+
+
+class DomainError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """The request is malformed or breaks a rule (400)."""
+
+
+class NotAuthenticated(DomainError):
+    """No valid credentials: missing, malformed, expired or forged token (401)."""
+
+
+class NotAuthorized(DomainError):
+    """Valid credentials, but the caller may not do this (403)."""
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or belongs to someone else (404)."""
+
+
+class NotAllowed(DomainError):
+    """The thing exists but this operation is not allowed on it (405)."""
+
+
+class AlreadyExists(DomainError):
+    """A name is already taken (409)."""
+
+
+class TooLarge(DomainError):
+    """The payload is over the configured limit (413)."""
+
+
+class UpstreamUnavailable(DomainError):
+    """A service we depend on did not answer; nothing was changed (503)."""
+
+
+class UpstreamRejected(DomainError):
+    """A service we depend on refused the request; nothing was changed (502)."""

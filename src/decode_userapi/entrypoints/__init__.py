@@ -1,0 +1,1 @@
+"""Settings, the dependency container, the HTTP app and the CLI."""

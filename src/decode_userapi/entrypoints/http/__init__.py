@@ -1,0 +1,1 @@
+"""The Litestar entrypoint: HTTP in, use-case calls, HTTP out."""

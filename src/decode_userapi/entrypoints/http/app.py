@@ -1,0 +1,64 @@
+"""The Litestar application factory."""
+
+import logging
+from typing import Any
+
+import anyio
+from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.types import ControllerRouterHandler
+
+from decode_userapi.adapters.persistence.database import upgrade
+from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
+from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
+from decode_userapi.entrypoints.http.routes import general
+
+log = logging.getLogger(__name__)
+
+
+@get("/openapi.json", include_in_schema=False, sync_to_thread=False)
+def openapi_document(request: Request[Any, Any, Any]) -> dict[str, object]:
+    return request.app.openapi_schema.to_schema()
+
+
+def create_app(container: Container, *, migrate: bool = True) -> Litestar:
+    """Build the app around `container`; `migrate` applies schema migrations at start."""
+    settings = container.settings()
+
+    async def apply_migrations() -> None:
+        await anyio.to_thread.run_sync(upgrade, settings.database_url)
+
+    async def close_resources() -> None:
+        await container.engine().dispose()
+
+    handlers: list[ControllerRouterHandler] = [
+        general.welcome,
+        general.live,
+        general.ready,
+        openapi_document,
+        swagger_assets(),
+    ]
+    cors = (
+        CORSConfig(
+            allow_origins=[settings.frontend_url],
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+        if settings.frontend_url
+        else None
+    )
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={
+            "check_readiness": Provide(lambda: container.check_readiness(), sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        cors_config=cors,
+        openapi_config=openapi_config(),
+        on_startup=[apply_migrations] if migrate else [],
+        on_shutdown=[close_resources],
+        request_max_body_size=None,
+    )

@@ -1,0 +1,256 @@
+"""Configuration from environment variables (and a `.env` file), checked once at start.
+
+Every variable of the contract is read here. A wrong or missing value stops the start
+with `SettingsError`, whose message names the variable.
+"""
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from dotenv import dotenv_values
+
+GIB = 1024**3
+
+
+class SettingsError(Exception):
+    """A configuration problem, worded for the operator."""
+
+
+SecretFetcher = Callable[[str], str]
+"""Turns a secret's ARN into its value (Secrets Manager); injected so parsing stays pure."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Deployment
+    auth: bool | None = None
+    """`AUTH`: None when unset (the identity back-end then picks its default)."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    frontend_url: str | None = None
+    # Data
+    filesystem: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    user_data_root_path: str = "./data/user_data"
+    max_upload_bytes: int = 10 * GIB
+    presigned_url_expiry_seconds: int = 600
+    # Database
+    database_url: str = "sqlite+aiosqlite:///./data/sql_app.db"
+    # Worker-facing API
+    workerfacing_api_url: str = "http://127.0.0.1:8001"
+    internal_api_key: str | None = None
+    # Identity
+    identity: Literal["local", "cognito"] = "local"
+    local_identity_key_path: str = "./data/identity_key.pem"
+    local_identity_issuer: str = "decode-userapi-local"
+    local_identity_audience: str = "decode-userapi"
+    token_lifetime_seconds: int = 3600
+    cognito_client_id: str | None = None
+    cognito_secret: str | None = None
+    cognito_user_pool_id: str | None = None
+    cognito_region: str | None = None
+    cognito_endpoint_url: str | None = None
+    # Applications
+    application_config_file: str = "./application_config.yaml"
+    # Email
+    email_sender_service: Literal["mailjet"] | None = None
+    email_sender_address: str | None = None
+    email_sender_api_key: str | None = None
+    email_sender_secret_key: str | None = None
+    mailjet_api_url: str | None = None
+
+    @property
+    def self_registration(self) -> bool:
+        """Whether `POST /user` is mounted.
+
+        With the local identity provider sign-in routes are how people log in, so
+        they are on unless `AUTH=0`; with Cognito they are development-only (`AUTH=1`).
+        """
+        if self.identity == "local":
+            return self.auth is not False
+        return self.auth is True
+
+    @property
+    def sign_in_routes(self) -> bool:
+        """Whether `POST /token` and `POST /login` are mounted."""
+        return self.identity == "local" or self.auth is True
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | Path | None = ".env",
+    fetch_secret: SecretFetcher | None = None,
+) -> Settings:
+    """Read settings from `environ` (default: the process environment) over `env_file`."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return _parse(_Reader(values, fetch_secret))
+
+
+class _Reader:
+    def __init__(self, values: Mapping[str, str], fetch_secret: SecretFetcher | None) -> None:
+        self._values = values
+        self._fetch_secret = fetch_secret
+
+    def text(self, name: str) -> str | None:
+        value = self._values.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, why: str) -> str:
+        value = self.text(name)
+        if value is None:
+            raise SettingsError(f"{name} must be set {why}.")
+        return value
+
+    def flag(self, name: str) -> bool | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be 1 or 0, not {value!r}.")
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {value!r}.") from None
+        if number < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, not {number}.")
+        return number
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.lower() not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")
+        return value.lower()
+
+    def secret(self, name: str) -> str | None:
+        """A secret given as is, as JSON `{"password": ...}`, or as a Secrets Manager ARN."""
+        value = self.text(name)
+        if value is None:
+            return None
+        if value.startswith("arn:"):
+            if self._fetch_secret is None:
+                raise SettingsError(f"{name} is a secret ARN, but no secret store is configured.")
+            try:
+                value = self._fetch_secret(value)
+            except SettingsError:
+                raise
+            except Exception as exc:
+                raise SettingsError(f"{name}: could not fetch the secret {value}: {exc}") from None
+        return unwrap_secret(name, value)
+
+
+def unwrap_secret(name: str, value: str) -> str:
+    """Secrets Manager hands JSON secrets to containers as `{"password": "..."}`."""
+    if not value.lstrip().startswith("{"):
+        return value
+    try:
+        decoded = json.loads(value)
+    except json.JSONDecodeError:
+        return value
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("password"), str):
+        raise SettingsError(f'{name} is JSON but has no string "password" field.')
+    password: str = decoded["password"]
+    return password
+
+
+def async_database_url(raw: str, secret: str | None) -> str:
+    """Fill the `{}` placeholder and map sync driver URLs to their async drivers."""
+    url = raw
+    if "{}" in url:
+        if secret is None:
+            raise SettingsError("DATABASE_URL has a {} placeholder but DATABASE_SECRET is not set.")
+        url = url.replace("{}", secret)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise SettingsError(f"DATABASE_URL must look like scheme://..., not {raw!r}.")
+    drivers = {
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "postgresql+psycopg2": "postgresql+asyncpg",
+        "postgresql+asyncpg": "postgresql+asyncpg",
+    }
+    if scheme not in drivers:
+        raise SettingsError(
+            f"DATABASE_URL must be a sqlite:// or postgresql:// URL, not {scheme}://."
+        )
+    return f"{drivers[scheme]}://{rest}"
+
+
+def _parse(env: _Reader) -> Settings:
+    filesystem = env.choice("FILESYSTEM", ("local", "s3"), "local")
+    s3_bucket = env.text("S3_BUCKET")
+    if filesystem == "s3" and s3_bucket is None:
+        raise SettingsError("S3_BUCKET must be set when FILESYSTEM=s3.")
+    pool_id = env.text("COGNITO_USER_POOL_ID")
+    if pool_id is not None:
+        env.required("COGNITO_CLIENT_ID", "when COGNITO_USER_POOL_ID is set")
+        env.required("COGNITO_REGION", "when COGNITO_USER_POOL_ID is set")
+    email_service = env.choice("EMAIL_SENDER_SERVICE", ("mailjet",), None)
+    if email_service == "mailjet":
+        env.required("EMAIL_SENDER_ADDRESS", "when EMAIL_SENDER_SERVICE=mailjet")
+        env.required("EMAIL_SENDER_API_KEY", "when EMAIL_SENDER_SERVICE=mailjet")
+        env.required("EMAIL_SENDER_SECRET_KEY", "when EMAIL_SENDER_SERVICE=mailjet")
+    defaults = Settings()
+    database_url = env.text("DATABASE_URL") or defaults.database_url
+    data_root = env.text("USER_DATA_ROOT_PATH") or defaults.user_data_root_path
+    return Settings(
+        auth=env.flag("AUTH"),
+        host=env.text("HOST") or defaults.host,
+        port=env.integer("PORT", defaults.port, minimum=1),
+        frontend_url=env.text("FRONTEND_URL"),
+        filesystem="s3" if filesystem == "s3" else "local",
+        s3_bucket=s3_bucket,
+        s3_region=env.text("S3_REGION"),
+        s3_endpoint_url=env.text("S3_ENDPOINT_URL"),
+        user_data_root_path=data_root,
+        max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", defaults.max_upload_bytes, minimum=1),
+        presigned_url_expiry_seconds=env.integer(
+            "PRESIGNED_URL_EXPIRY_SECONDS", defaults.presigned_url_expiry_seconds, minimum=1
+        ),
+        database_url=async_database_url(database_url, env.secret("DATABASE_SECRET")),
+        workerfacing_api_url=(
+            env.text("WORKERFACING_API_URL") or defaults.workerfacing_api_url
+        ).rstrip("/"),
+        internal_api_key=env.secret("INTERNAL_API_KEY_SECRET"),
+        identity="cognito" if pool_id else "local",
+        local_identity_key_path=env.text("LOCAL_IDENTITY_KEY_PATH")
+        or defaults.local_identity_key_path,
+        local_identity_issuer=env.text("LOCAL_IDENTITY_ISSUER") or defaults.local_identity_issuer,
+        local_identity_audience=env.text("LOCAL_IDENTITY_AUDIENCE")
+        or defaults.local_identity_audience,
+        token_lifetime_seconds=env.integer(
+            "TOKEN_LIFETIME_SECONDS", defaults.token_lifetime_seconds, minimum=60
+        ),
+        cognito_client_id=env.text("COGNITO_CLIENT_ID"),
+        cognito_secret=env.secret("COGNITO_SECRET"),
+        cognito_user_pool_id=pool_id,
+        cognito_region=env.text("COGNITO_REGION"),
+        cognito_endpoint_url=env.text("COGNITO_ENDPOINT_URL"),
+        application_config_file=env.text("APPLICATION_CONFIG_FILE")
+        or defaults.application_config_file,
+        email_sender_service="mailjet" if email_service == "mailjet" else None,
+        email_sender_address=env.text("EMAIL_SENDER_ADDRESS"),
+        email_sender_api_key=env.text("EMAIL_SENDER_API_KEY"),
+        email_sender_secret_key=env.secret("EMAIL_SENDER_SECRET_KEY"),
+        mailjet_api_url=env.text("MAILJET_API_URL"),
+    )

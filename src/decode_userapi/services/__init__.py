@@ -1,0 +1,1 @@
+"""Use cases: one class per action, ports passed in."""

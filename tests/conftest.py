@@ -1,0 +1,43 @@
+"""Fixtures shared by every test: settings on temporary folders and the app around them."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from decode_userapi.entrypoints.container import Container, build_container
+from decode_userapi.entrypoints.http.app import create_app
+from decode_userapi.entrypoints.settings import Settings, load_settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The embedded default, with every file under `tmp_path`."""
+    return load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
+            "USER_DATA_ROOT_PATH": str(tmp_path / "user_data"),
+            "LOCAL_IDENTITY_KEY_PATH": str(tmp_path / "identity_key.pem"),
+            "APPLICATION_CONFIG_FILE": str(tmp_path / "application_config.yaml"),
+            "INTERNAL_API_KEY_SECRET": "internal-test-key",
+        },
+        env_file=None,
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Container:
+    return build_container(settings)
+
+
+@pytest.fixture
+def app(container: Container) -> Litestar:
+    return create_app(container)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app) as test_client:
+        yield test_client

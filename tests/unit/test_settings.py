@@ -1,0 +1,99 @@
+import pytest
+
+from decode_userapi.entrypoints.settings import SettingsError, load_settings
+
+
+def load(**env: str):  # type: ignore[no-untyped-def]
+    return load_settings(env, env_file=None)
+
+
+def test_embedded_default_needs_nothing() -> None:
+    settings = load()
+    assert settings.filesystem == "local"
+    assert settings.identity == "local"
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.self_registration
+    assert settings.sign_in_routes
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///./sql_app.db", "sqlite+aiosqlite:///./sql_app.db"),
+        ("postgresql://u:p@db:5432/x", "postgresql+asyncpg://u:p@db:5432/x"),
+        ("postgres://u:p@db/x", "postgresql+asyncpg://u:p@db/x"),
+        ("postgresql+asyncpg://u:p@db/x", "postgresql+asyncpg://u:p@db/x"),
+    ],
+)
+def test_sync_urls_map_to_async_drivers(url: str, expected: str) -> None:
+    assert load(DATABASE_URL=url).database_url == expected
+
+
+def test_placeholder_filled_from_json_secret() -> None:
+    settings = load(
+        DATABASE_URL="postgresql://postgres:{}@db:5432/x",
+        DATABASE_SECRET='{"username": "postgres", "password": "s3cr3t"}',
+    )
+    assert settings.database_url == "postgresql+asyncpg://postgres:s3cr3t@db:5432/x"
+
+
+def test_placeholder_without_secret_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="DATABASE_SECRET"):
+        load(DATABASE_URL="postgresql://postgres:{}@db/x")
+
+
+def test_plain_and_json_secrets() -> None:
+    assert load(INTERNAL_API_KEY_SECRET="abc").internal_api_key == "abc"
+    assert load(INTERNAL_API_KEY_SECRET='{"password": "xyz"}').internal_api_key == "xyz"
+
+
+def test_json_secret_without_password_is_refused() -> None:
+    with pytest.raises(SettingsError, match="INTERNAL_API_KEY_SECRET"):
+        load(INTERNAL_API_KEY_SECRET='{"user": "x"}')
+
+
+def test_arn_secrets_are_fetched() -> None:
+    fetched: list[str] = []
+
+    def fetch(arn: str) -> str:
+        fetched.append(arn)
+        return '{"password": "from-store"}'
+
+    arn = "arn:aws:secretsmanager:eu-central-1:1:secret:key"
+    settings = load_settings({"INTERNAL_API_KEY_SECRET": arn}, env_file=None, fetch_secret=fetch)
+    assert settings.internal_api_key == "from-store"
+    assert fetched == [arn]
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"FILESYSTEM": "s3"}, "S3_BUCKET"),
+        ({"FILESYSTEM": "ftp"}, "FILESYSTEM"),
+        ({"AUTH": "maybe"}, "AUTH"),
+        ({"PORT": "http"}, "PORT"),
+        ({"MAX_UPLOAD_BYTES": "0"}, "MAX_UPLOAD_BYTES"),
+        ({"COGNITO_USER_POOL_ID": "pool"}, "COGNITO_CLIENT_ID"),
+        ({"EMAIL_SENDER_SERVICE": "mailjet"}, "EMAIL_SENDER_ADDRESS"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"INTERNAL_API_KEY_SECRET": "arn:aws:secretsmanager:x"}, "INTERNAL_API_KEY_SECRET"),
+    ],
+)
+def test_invalid_combinations_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(env, env_file=None)
+
+
+def test_auth_flag_controls_sign_in_routes() -> None:
+    assert not load(AUTH="0").self_registration
+    assert load(AUTH="0").sign_in_routes
+    cognito = {"COGNITO_USER_POOL_ID": "p", "COGNITO_CLIENT_ID": "c", "COGNITO_REGION": "r"}
+    assert not load(**cognito).sign_in_routes
+    assert load(AUTH="1", **cognito).self_registration
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=9000\nHOST=0.0.0.0\n")
+    settings = load_settings({"PORT": "9100"}, env_file=env_file)
+    assert (settings.host, settings.port) == ("0.0.0.0", 9100)
