@@ -1,6 +1,6 @@
 """Fixtures shared by every test: settings on temporary folders and the app around them."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.settings import Settings, load_settings
+from tests.fakes import FakeIdentityProvider, fake_token
 
 
 @pytest.fixture
@@ -29,7 +30,20 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def container(settings: Settings) -> Container:
-    return build_container(settings)
+    built = build_container(settings)
+    built.identity_provider.override(FakeIdentityProvider())
+    return built
+
+
+@pytest.fixture
+def headers_for() -> Callable[[str], dict[str, str]]:
+    """`headers_for("alice")`: request headers that authenticate the user `alice`,
+    a confirmed member of `users`."""
+
+    def headers(user_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {fake_token(user_id)}"}
+
+    return headers
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from decode_userapi.adapters.persistence.database import (
 )
 from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.entrypoints.settings import Settings
+from decode_userapi.ports.identity_provider import IdentityProvider
 from decode_userapi.services.readiness import CheckReadiness
 
 
@@ -20,6 +21,8 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Singleton(create_engine, url=settings.provided.database_url)
     session_factory = providers.Singleton(create_session_factory, engine)
+
+    identity_provider: providers.Dependency[IdentityProvider] = providers.Dependency()
 
     file_storage = providers.Selector(
         settings.provided.filesystem,

@@ -6,11 +6,11 @@ from typing import Any
 import anyio
 from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
-from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.auth import user_dependency
 from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
 from decode_userapi.entrypoints.http.routes import general
@@ -34,9 +34,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         await container.engine().dispose()
 
     handlers: list[ControllerRouterHandler] = [
-        general.welcome,
-        general.live,
-        general.ready,
+        general.router(container),
         openapi_document,
         swagger_assets(),
     ]
@@ -52,9 +50,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     )
     return Litestar(
         route_handlers=handlers,
-        dependencies={
-            "check_readiness": Provide(lambda: container.check_readiness(), sync_to_thread=False),
-        },
+        dependencies={"user": user_dependency(container.identity_provider)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=cors,
         openapi_config=openapi_config(),

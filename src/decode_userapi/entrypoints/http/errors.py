@@ -19,6 +19,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotAllowed: 405,
     errors.AlreadyExists: 409,
     errors.TooLarge: 413,
+    errors.NotImplementedByBackend: 501,
     errors.UpstreamRejected: 502,
     errors.UpstreamUnavailable: 503,
 }

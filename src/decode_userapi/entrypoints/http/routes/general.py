@@ -1,10 +1,11 @@
 """`GET /` and the health probes."""
 
 import msgspec
-from litestar import MediaType, Response, get
-from litestar.di import NamedDependency
+from litestar import MediaType, Response, Router, get
+from litestar.di import NamedDependency, Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from decode_userapi.entrypoints.container import Container
 from decode_userapi.services.readiness import CheckReadiness
 
 WELCOME = "Welcome to the DECODE OpenCloud User-facing API"
@@ -26,3 +27,13 @@ async def ready(check_readiness: NamedDependency[CheckReadiness]) -> Response[di
     checks = await check_readiness()
     healthy = all(value == "ok" for value in checks.values())
     return Response(checks, status_code=HTTP_200_OK if healthy else HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def router(container: Container) -> Router:
+    return Router(
+        path="/",
+        route_handlers=[welcome, live, ready],
+        dependencies={
+            "check_readiness": Provide(lambda: container.check_readiness(), sync_to_thread=False)
+        },
+    )

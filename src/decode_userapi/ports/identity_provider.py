@@ -1,0 +1,40 @@
+"""Who a caller is, and (where the back-end allows it) signing people up and in."""
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import msgspec
+
+from decode_userapi.domain.users import User
+
+
+class IssuedToken(msgspec.Struct, frozen=True):
+    id_token: str
+    expires_in: int
+    """Seconds until the token expires."""
+
+
+class IdentityProvider(Protocol):
+    """Verifies ID tokens shaped like AWS Cognito's and manages accounts."""
+
+    async def verify(self, token: str) -> User:
+        """The user an ID token speaks for.
+
+        Raises `NotAuthenticated` for a missing, malformed, expired or forged token, or
+        one issued for another audience/issuer or not of `token_use: id`. Group
+        membership is *not* checked here.
+        """
+        ...
+
+    async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
+        """Create an account. `AlreadyExists` when the email is taken; `InvalidInput`
+        (naming the rule) when the password does not meet the policy."""
+        ...
+
+    async def issue_token(self, email: str, password: str) -> IssuedToken:
+        """Sign in. `NotFound` for an unknown user; `InvalidInput` for a wrong password."""
+        ...
+
+    def access_info(self) -> dict[str, dict[str, str]]:
+        """Tells clients where and how to log in (`GET /access_info`)."""
+        ...
