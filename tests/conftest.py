@@ -1,6 +1,6 @@
 """Fixtures shared by every test: settings on temporary folders and the app around them."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -35,13 +35,17 @@ def container(settings: Settings) -> Container:
     return built
 
 
-@pytest.fixture
-def headers_for() -> Callable[[str], dict[str, str]]:
-    """`headers_for("alice")`: request headers that authenticate the user `alice`,
-    a confirmed member of `users`."""
+HeadersFor = Callable[[str], Awaitable[dict[str, str]]]
 
-    def headers(user_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {fake_token(user_id)}"}
+
+@pytest.fixture
+def headers_for() -> HeadersFor:
+    """`await headers_for("alice")`: request headers that authenticate a confirmed user
+    (member of `users`) named by `alice`. Same name, same user. Do not assume the
+    user's id equals the name."""
+
+    async def headers(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {fake_token(name)}"}
 
     return headers
 
