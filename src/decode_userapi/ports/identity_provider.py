@@ -1,7 +1,7 @@
 """Who a caller is, and (where the back-end allows it) signing people up and in."""
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -14,6 +14,7 @@ class IssuedToken(msgspec.Struct, frozen=True):
     """Seconds until the token expires."""
 
 
+@runtime_checkable  # handlers receive it as a Litestar dependency, which checks types
 class IdentityProvider(Protocol):
     """Verifies ID tokens shaped like AWS Cognito's and manages accounts.
 
