@@ -257,3 +257,10 @@ async def test_auth_0_removes_registration_but_keeps_sign_in(
     token = await sign_in(no_self_registration, "judy@example.org")
     assert (await no_self_registration.get("/user", headers=bearer(token))).status_code == 200
     await container.engine().dispose()
+
+
+async def test_oversized_form_is_413(client: Client) -> None:
+    response = await client.post(
+        "/token", data={"username": "a@example.org", "password": "x" * 100_000}
+    )
+    assert response.status_code == 413

@@ -21,6 +21,7 @@ from decode_userapi.ports.identity_provider import IdentityProvider
 from decode_userapi.services.accounts import RegisterUser, SignIn
 
 LOGIN_COOKIE_MAX_AGE = 1800
+MAX_FORM_BYTES = 64 * 1024
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
@@ -164,6 +165,7 @@ def router(container: Container) -> Router:
     return Router(
         path="/",
         route_handlers=handlers,
+        request_max_body_size=MAX_FORM_BYTES,
         dependencies={
             "identity_provider": Provide(
                 lambda: container.identity_provider(), sync_to_thread=False
