@@ -264,3 +264,11 @@ async def test_oversized_form_is_413(client: Client) -> None:
         "/token", data={"username": "a@example.org", "password": "x" * 100_000}
     )
     assert response.status_code == 413
+
+
+def test_sign_in_routes_are_not_mounted_for_an_external_back_end(settings: Settings) -> None:
+    external = msgspec.structs.replace(settings, identity="cognito")
+    paths = create_app(build_container(external)).openapi_schema.to_schema()["paths"]
+    assert "/token" not in paths
+    assert "/login" not in paths
+    assert set(paths["/user"]) == {"get"}
