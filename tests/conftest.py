@@ -10,7 +10,8 @@ from litestar.testing import AsyncTestClient
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.settings import Settings, load_settings
-from tests.fakes import FakeIdentityProvider, fake_token
+
+TEST_PASSWORD = "Test-passw0rd"
 
 
 @pytest.fixture
@@ -30,22 +31,28 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def container(settings: Settings) -> Container:
-    built = build_container(settings)
-    built.identity_provider.override(FakeIdentityProvider())
-    return built
+    return build_container(settings)
 
 
 HeadersFor = Callable[[str], Awaitable[dict[str, str]]]
 
 
 @pytest.fixture
-def headers_for() -> HeadersFor:
+def headers_for(container: Container, client: AsyncTestClient[Litestar]) -> HeadersFor:
     """`await headers_for("alice")`: request headers that authenticate a confirmed user
     (member of `users`) named by `alice`. Same name, same user. Do not assume the
-    user's id equals the name."""
+    user's id equals the name.
+
+    Users are registered through the real identity provider (after the app's start
+    applied the migrations, hence `client`)."""
+    tokens: dict[str, str] = {}
 
     async def headers(name: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {fake_token(name)}"}
+        if name not in tokens:
+            email = f"{name}@example.org"
+            await container.register_user()(email, TEST_PASSWORD, ["users"])
+            tokens[name] = (await container.sign_in()(email, TEST_PASSWORD)).id_token
+        return {"Authorization": f"Bearer {tokens[name]}"}
 
     return headers
 

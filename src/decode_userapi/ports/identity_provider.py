@@ -1,7 +1,7 @@
 """Who a caller is, and (where the back-end allows it) signing people up and in."""
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -14,8 +14,13 @@ class IssuedToken(msgspec.Struct, frozen=True):
     """Seconds until the token expires."""
 
 
+@runtime_checkable  # handlers receive it as a Litestar dependency, which checks types
 class IdentityProvider(Protocol):
-    """Verifies ID tokens shaped like AWS Cognito's and manages accounts."""
+    """Verifies ID tokens shaped like AWS Cognito's and manages accounts.
+
+    Accounts are named by email; callers pass emails already normalised
+    (`domain.users.parse_email`) and groups already checked (`parse_groups`).
+    """
 
     async def verify(self, token: str) -> User:
         """The user an ID token speaks for.
@@ -35,6 +40,17 @@ class IdentityProvider(Protocol):
         """Sign in. `NotFound` for an unknown user; `InvalidInput` for a wrong password."""
         ...
 
+    async def change_groups(self, email: str, *, add: Sequence[str], remove: Sequence[str]) -> User:
+        """Add the account to groups and remove it from others (an operator's action;
+        approving a new user = adding them to `users`). `NotFound` for an unknown user.
+        Tokens issued before keep their groups until they expire."""
+        ...
+
     def access_info(self) -> dict[str, dict[str, str]]:
         """Tells clients where and how to log in (`GET /access_info`)."""
+        ...
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]] | None:
+        """The JSON Web Key Set that verifies this provider's tokens when the service
+        publishes it itself; None when the back-end publishes its keys elsewhere."""
         ...

@@ -1,0 +1,99 @@
+"""The embedded identity provider: accounts in our database, tokens signed by our key.
+
+Tokens carry the claims of AWS Cognito ID tokens, so clients and the verifier treat
+both back-ends alike. The public key is served as a JWKS.
+"""
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import anyio.to_thread
+import jwt
+
+from decode_userapi.adapters.identity.password_hash import hash_password, password_matches
+from decode_userapi.adapters.identity.signing_key import ALGORITHM, SigningKey
+from decode_userapi.adapters.identity.token_verifier import StaticKeys, TokenVerifier
+from decode_userapi.adapters.persistence.users import Account, SqlaAccounts
+from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotFound
+from decode_userapi.domain.passwords import check_password_policy
+from decode_userapi.domain.users import User
+from decode_userapi.ports.identity_provider import IssuedToken
+
+
+class LocalIdentityProvider:
+    def __init__(
+        self,
+        *,
+        accounts: SqlaAccounts,
+        key: SigningKey,
+        issuer: str,
+        audience: str,
+        token_lifetime_seconds: int,
+    ) -> None:
+        self._accounts = accounts
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self._lifetime = token_lifetime_seconds
+        self._verifier = TokenVerifier(issuer=issuer, audience=audience, keys=StaticKeys(key.jwks))
+
+    async def verify(self, token: str) -> User:
+        return await self._verifier.verify(token)
+
+    async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
+        check_password_policy(password)
+        if await self._accounts.find(email) is not None:
+            raise AlreadyExists(f"A user with the email {email} exists.")
+        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        account = Account(uuid.uuid4().hex, email, password_hash, tuple(groups))
+        await self._accounts.add(account)
+        return _user(account)
+
+    async def issue_token(self, email: str, password: str) -> IssuedToken:
+        account = await self._accounts.find(email)
+        if account is None:
+            raise NotFound(f"No user has the email {email}.")
+        if not await anyio.to_thread.run_sync(password_matches, password, account.password_hash):
+            raise InvalidInput("Wrong password.")
+        return IssuedToken(id_token=self._sign(account), expires_in=self._lifetime)
+
+    async def change_groups(self, email: str, *, add: Sequence[str], remove: Sequence[str]) -> User:
+        return _user(await self._accounts.change_groups(email, add=add, remove=remove))
+
+    def access_info(self) -> dict[str, dict[str, str]]:
+        return {
+            "local": {
+                "issuer": self._issuer,
+                "audience": self._audience,
+                "token_url": "/token",
+                "login_url": "/login",
+                "jwks_url": "/.well-known/jwks.json",
+            }
+        }
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        return self._key.jwks
+
+    def _sign(self, account: Account) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": account.id,
+            "cognito:username": account.id,
+            "cognito:groups": list(account.groups),
+            "email": account.email,
+            "token_use": "id",
+            "aud": self._audience,
+            "iss": self._issuer,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + self._lifetime,
+        }
+        return jwt.encode(
+            claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid}
+        )
+
+
+def _user(account: Account) -> User:
+    return User(id=account.id, email=account.email, groups=account.groups)

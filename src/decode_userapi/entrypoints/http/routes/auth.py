@@ -1,0 +1,176 @@
+"""Signing up and in: `/access_info`, `/user`, `/token`, `/login` and the public keys.
+
+`POST /user` is mounted only when self-registration is on, `POST /token` and
+`POST /login` only when the identity back-end signs people in through this API.
+"""
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Response, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, QueryParameter
+from litestar.types import ControllerRouterHandler
+
+from decode_userapi.domain.errors import NotFound
+from decode_userapi.domain.users import User
+from decode_userapi.entrypoints.container import Container
+from decode_userapi.ports.identity_provider import IdentityProvider
+from decode_userapi.services.accounts import RegisterUser, SignIn
+
+LOGIN_COOKIE_MAX_AGE = 1800
+MAX_FORM_BYTES = 64 * 1024
+
+FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+
+class Credentials(msgspec.Struct):
+    username: str
+    """The account's email address."""
+    password: str
+
+
+class Registration(msgspec.Struct):
+    username: str
+    """The account's email address."""
+    password: str
+    groups: str | list[str] = []
+    """`users` (default), `workers`, `cloud`; repeat the field for several."""
+
+
+class UserInfo(msgspec.Struct):
+    email: str | None
+    groups: list[str]
+
+
+class TokenResponse(msgspec.Struct):
+    id_token: str
+    expires_in: int
+    """Seconds until the token expires."""
+
+
+class LoginResponse(msgspec.Struct):
+    message: str
+
+
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(email=user.email, groups=list(user.groups))
+
+
+@get(
+    "/access_info",
+    summary="Where to log in",
+    description="No authentication. One key per identity back-end: `cognito` (user pool, "
+    "app client, region) or `local` (issuer, audience and the sign-in routes).",
+    tags=["auth"],
+)
+async def access_info(identity_provider: NamedDependency[IdentityProvider]) -> dict[str, Any]:
+    return identity_provider.access_info()
+
+
+@get(
+    "/.well-known/jwks.json",
+    summary="Public keys of the ID tokens",
+    description="No authentication. The JSON Web Key Set that verifies ID tokens issued "
+    "by this service; 404 when the identity back-end publishes its keys elsewhere.",
+    tags=["auth"],
+)
+async def jwks(identity_provider: NamedDependency[IdentityProvider]) -> dict[str, Any]:
+    keys = identity_provider.jwks()
+    if keys is None:
+        raise NotFound("This identity back-end publishes its keys elsewhere.")
+    return keys
+
+
+@get(
+    "/user",
+    summary="The caller's account",
+    description="Email and groups of the caller, from the ID token. 403 while the account "
+    "is not in the group `users`.",
+    tags=["auth"],
+)
+async def describe_user(user: NamedDependency[User]) -> UserInfo:
+    return _user_info(user)
+
+
+@post(
+    "/user",
+    summary="Sign up",
+    description="Form fields `username` (an email) and `password`; optional `groups`, "
+    "repeated, as form field or query parameter (`users`, `workers`, `cloud`; default "
+    "`users`). 409 when the email is taken, 400 when the password does not meet the "
+    "policy (8 to 256 characters with a lowercase and an uppercase letter, a digit and a "
+    "symbol).",
+    tags=["auth"],
+)
+async def register(
+    data: Annotated[Registration, FormBody],
+    register_user: NamedDependency[RegisterUser],
+    query_groups: Annotated[
+        list[str] | None,
+        QueryParameter(name="groups", description="Groups, repeated; added to the form's."),
+    ] = None,
+) -> UserInfo:
+    form_groups = [data.groups] if isinstance(data.groups, str) else data.groups
+    user = await register_user(data.username, data.password, [*form_groups, *(query_groups or [])])
+    return _user_info(user)
+
+
+@post(
+    "/token",
+    summary="Sign in for an ID token",
+    description="Form fields `username` (an email) and `password`. Send the token as "
+    "`Authorization: Bearer <id_token>`. 404 for an unknown user, 400 for a wrong password.",
+    tags=["auth"],
+)
+async def token(
+    data: Annotated[Credentials, FormBody], sign_in: NamedDependency[SignIn]
+) -> TokenResponse:
+    issued = await sign_in(data.username, data.password)
+    return TokenResponse(id_token=issued.id_token, expires_in=issued.expires_in)
+
+
+@post(
+    "/login",
+    summary="Sign in with a cookie",
+    description='Like `POST /token`, but sets the cookie `Authorization="Bearer <token>"` '
+    "(HttpOnly, Secure, SameSite=None, 30 minutes) that browsers then send instead of the "
+    "header.",
+    tags=["auth"],
+)
+async def login(
+    data: Annotated[Credentials, FormBody], sign_in: NamedDependency[SignIn]
+) -> Response[LoginResponse]:
+    issued = await sign_in(data.username, data.password)
+    cookie = Cookie(
+        key="Authorization",
+        value=f"Bearer {issued.id_token}",
+        max_age=LOGIN_COOKIE_MAX_AGE,
+        httponly=True,
+        secure=True,
+        samesite="none",
+    )
+    return Response(LoginResponse(message="Signed in."), status_code=201, cookies=[cookie])
+
+
+def router(container: Container) -> Router:
+    settings = container.settings()
+    handlers: list[ControllerRouterHandler] = [access_info, jwks, describe_user]
+    if settings.self_registration:
+        handlers.append(register)
+    if settings.sign_in_routes:
+        handlers.extend([token, login])
+    return Router(
+        path="/",
+        route_handlers=handlers,
+        request_max_body_size=MAX_FORM_BYTES,
+        dependencies={
+            "identity_provider": Provide(
+                lambda: container.identity_provider(), sync_to_thread=False
+            ),
+            "register_user": Provide(lambda: container.register_user(), sync_to_thread=False),
+            "sign_in": Provide(lambda: container.sign_in(), sync_to_thread=False),
+        },
+    )

@@ -1,0 +1,75 @@
+import asyncio
+import getpass
+from pathlib import Path
+
+import jwt
+import pytest
+
+from decode_userapi.entrypoints.cli import main
+from decode_userapi.entrypoints.container import build_container
+from decode_userapi.entrypoints.settings import Settings, load_settings
+
+PASSWORD = "Operator-set-9"
+
+
+@pytest.fixture
+def cli_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The CLI reads the process environment (and `.env` in the working folder)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
+    monkeypatch.setenv("USER_DATA_ROOT_PATH", str(tmp_path / "user_data"))
+    monkeypatch.setenv("LOCAL_IDENTITY_KEY_PATH", str(tmp_path / "keys" / "identity_key.pem"))
+    return load_settings(env_file=None)
+
+
+def groups_in_token(settings: Settings, email: str, password: str) -> list[str]:
+    """Sign in through the provider (`main` runs its own event loop, so tests are sync)."""
+
+    async def sign_in() -> list[str]:
+        container = build_container(settings)
+        try:
+            token = (await container.sign_in()(email, password)).id_token
+            user = await container.identity_provider().verify(token)
+        finally:
+            await container.engine().dispose()
+        assert jwt.decode(token, options={"verify_signature": False})["email"] == email
+        return list(user.groups)
+
+    return asyncio.run(sign_in())
+
+
+def test_operator_adds_and_approves_a_user(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["user", "add", "Op@Example.org", "--password", PASSWORD, "--group", "workers"])
+    assert "op@example.org: groups workers" in capsys.readouterr().out
+    assert groups_in_token(cli_settings, "op@example.org", PASSWORD) == ["workers"]
+
+    main(["user", "groups", "op@example.org", "--add", "users", "--remove", "workers"])
+    assert "op@example.org: groups users" in capsys.readouterr().out
+    assert groups_in_token(cli_settings, "op@example.org", PASSWORD) == ["users"]
+
+
+def test_password_is_asked_for_when_not_given(
+    cli_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: PASSWORD)
+    main(["user", "add", "asked@example.org"])
+    assert groups_in_token(cli_settings, "asked@example.org", PASSWORD) == ["users"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["user", "add", "weak@example.org", "--password", "weak"], "uppercase"),
+        (["user", "add", "x@example.org", "--password", PASSWORD, "--group", "root"], "root"),
+        (["user", "groups", "nobody@example.org", "--add", "users"], "nobody@example.org"),
+    ],
+)
+def test_refusals_exit_1_with_the_reason(
+    cli_settings: Settings, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 1
+    assert message in capsys.readouterr().err
