@@ -10,6 +10,7 @@ from litestar import MediaType, Response, Router, put
 from litestar.background_tasks import BackgroundTask
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 from litestar.types import Guard
 
 from decode_userapi.domain.errors import NotAuthenticated
@@ -55,7 +56,7 @@ cancelled). 401: missing or wrong `x-api-key`."""
 async def update_job_status(
     update_job_status: NamedDependency[UpdateJobStatus],
     notify_job_ended: NamedDependency[NotifyJobEnded],
-    data: StatusUpdateIn,
+    data: JSONBody[StatusUpdateIn],
 ) -> Response[bytes]:
     update = await update_job_status(data.job_id, data.status, data.runtime_details)
     background = BackgroundTask(notify_job_ended, update.ended) if update.ended else None

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from litestar import Router, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from decode_userapi.domain.jobs import JobState
@@ -27,9 +27,9 @@ async def list_applications(list_applications: NamedDependency[ListApplications]
 async def list_jobs(
     user: NamedDependency[User],
     list_jobs: NamedDependency[ListJobs],
-    offset: Annotated[int, Parameter(ge=0)] = 0,
-    limit: Annotated[int, Parameter(ge=1, description="At most 1000 are returned.")] = 100,
-    status: JobState | None = None,
+    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, description="At most 1000 are returned.")] = 100,
+    status: FromQuery[JobState | None] = None,
 ) -> list[JobOut]:
     """Newest first (ties: higher id first), so pages by offset/limit are stable."""
     jobs = await list_jobs(user, offset=offset, limit=limit, status=status)
@@ -38,7 +38,7 @@ async def list_jobs(
 
 @get("/{job_id:int}", summary="One of your jobs")
 async def get_job(
-    user: NamedDependency[User], get_job: NamedDependency[GetJob], job_id: int
+    user: NamedDependency[User], get_job: NamedDependency[GetJob], job_id: FromPath[int]
 ) -> JobOut:
     """404 when it does not exist or is someone else's."""
     return JobOut.from_domain(await get_job(user, job_id))
@@ -46,7 +46,7 @@ async def get_job(
 
 @post("/", summary="Start a job", status_code=HTTP_201_CREATED)
 async def submit_job(
-    user: NamedDependency[User], submit_job: NamedDependency[SubmitJob], data: JobIn
+    user: NamedDependency[User], submit_job: NamedDependency[SubmitJob], data: JSONBody[JobIn]
 ) -> JobOut:
     """Checks the job, stores it and queues it with the worker-facing API, all or nothing.
 
@@ -62,7 +62,7 @@ async def submit_job(
 
 @delete("/{job_id:int}", summary="Delete a job", status_code=HTTP_204_NO_CONTENT)
 async def delete_job(
-    user: NamedDependency[User], delete_job: NamedDependency[DeleteJob], job_id: int
+    user: NamedDependency[User], delete_job: NamedDependency[DeleteJob], job_id: FromPath[int]
 ) -> None:
     """Also removes `output/{job_name}/`, `log/{job_name}/` and `artifact/{job_name}/`.
 
