@@ -2,6 +2,7 @@ import pytest
 
 from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.jobs import InputKind
 from decode_userapi.services.jobs.submit import InputFolder, build_files_down
 
 
@@ -22,7 +23,7 @@ def test_every_file_maps_to_its_path_under_the_mount() -> None:
             [ref("u/data/run/calib.mat"), ref("u/data/run/frames/001.tif")],
         ),
     ]
-    mounts = {"config_id": "config", "data_ids": "/data/"}
+    mounts: dict[InputKind, str] = {"config_id": "config", "data_ids": "/data/"}
     assert build_files_down(mounts, inputs, uri) == {
         "config/param.yaml": "/root/u/config/exp1/param.yaml",
         "data/calib.mat": "/root/u/data/run/calib.mat",

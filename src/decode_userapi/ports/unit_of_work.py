@@ -13,7 +13,10 @@ class UnitOfWork(Protocol):
     (or with an exception) rolls everything back.
     """
 
-    jobs: JobRepository
+    @property
+    def jobs(self) -> JobRepository:
+        """The jobs, as this unit of work sees them."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 
