@@ -363,18 +363,19 @@ async def test_error_appends_runtime_details(
     assert mailjet.requests[0].body["Messages"][0]["Subject"].endswith(") error")
 
 
+@pytest.mark.parametrize(("status", "attempts"), [(429, 3), (500, 3), (400, 1)])
 async def test_failing_email_provider_does_not_fail_the_update(
-    client: Client, alice: Caller, mailjet: StubServer
+    client: Client, alice: Caller, mailjet: StubServer, status: int, attempts: int
 ) -> None:
-    mailjet.status = 500
+    """Rate limits and server errors are retried twice; a refusal is not retried."""
+    mailjet.status = status
     job = await start(client, alice)
     assert await set_status(client, job["id"], "finished") == "finished"
-    await eventually(lambda: len(mailjet.requests) == 3)  # first try and two retries
+    await eventually(lambda: len(mailjet.requests) == attempts)
     await asyncio.sleep(0.1)
-    assert len(mailjet.requests) == 3
-    assert (await client.get(f"/jobs/{job['id']}", headers=alice.headers)).json()[
-        "status"
-    ] == "finished"
+    assert len(mailjet.requests) == attempts
+    current = await client.get(f"/jobs/{job['id']}", headers=alice.headers)
+    assert current.json()["status"] == "finished"
 
 
 async def test_internal_route_needs_the_api_key(client: Client, alice: Caller) -> None:
@@ -432,6 +433,7 @@ async def test_unknown_job_is_404(client: Client, alice: Caller) -> None:
 
 async def test_jobs_need_a_signed_in_user(client: Client) -> None:
     assert (await client.get("/jobs")).status_code == 401
+    assert (await client.get("/jobs/applications")).status_code == 401
     assert (await client.post("/jobs", json=job_body())).status_code == 401
 
 
@@ -492,3 +494,16 @@ async def test_registry_is_reloaded_without_restart(
     write_text(registry_path, "decode: {v1: [broken")
     kept = (await client.get("/jobs/applications", headers=alice.headers)).json()
     assert kept == after
+
+
+async def test_concurrent_status_updates_all_succeed(client: Client, alice: Caller) -> None:
+    jobs = [await start(client, alice, f"job-{n}") for n in range(6)]
+    updates = [
+        client.put("/_job_status", json={"job_id": job["id"], "status": status}, headers=KEY)
+        for job in jobs
+        for status in ("running", "finished")
+    ]
+    answers = await asyncio.gather(*updates)
+    assert [answer.status_code for answer in answers] == [200] * len(updates)
+    listed = (await client.get("/jobs", headers=alice.headers)).json()
+    assert {job["status"] for job in listed} == {"finished"}

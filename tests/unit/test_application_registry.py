@@ -1,6 +1,8 @@
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from decode_userapi.domain.applications import ApplicationRegistry, RegistryError
 from decode_userapi.domain.errors import InvalidInput
@@ -75,3 +77,10 @@ def test_unknown_entries_are_named(spec: JobSpec, fragment: str) -> None:
     registry = ApplicationRegistry.parse(registry_document())
     with pytest.raises(InvalidInput, match=fragment):
         registry.entrypoint(spec)
+
+
+def test_the_shipped_example_is_valid() -> None:
+    example = Path(__file__).parents[2] / "application_config.yaml"
+    registry = ApplicationRegistry.parse(yaml.safe_load(example.read_text()))
+    assert set(registry.entries["decode"]["v0_10_1"]) == {"train", "fit"}
+    assert "comet" in registry.entries

@@ -14,7 +14,7 @@ from decode_userapi.domain.errors import (
     UpstreamUnavailable,
 )
 from decode_userapi.domain.files import FileRef
-from decode_userapi.domain.jobs import FilesDown, JobSpec
+from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
 from decode_userapi.domain.users import User
 from decode_userapi.services.jobs.submit import NewJob, SubmitJob
 from tests.fakes_jobs import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
@@ -133,3 +133,13 @@ async def test_another_users_folder_is_not_visible(world: World) -> None:
     bob = User(id="id-bob", email=None, groups=("users",))
     with pytest.raises(InvalidInput, match="'config/exp1/'"):
         await world.submit(bob, new_job())
+
+
+async def test_hardware_and_environment_are_passed_on(world: World) -> None:
+    wanted = Hardware(cpu_cores=8, memory=16000, gpu_model="A100", gpu_archi="ampere", gpu_mem=40)
+    request = msgspec.structs.replace(new_job(), hardware=wanted, environment="local")
+    job = await world.submit(ALICE, request)
+    [queued] = world.gateway.queued
+    assert job.hardware == wanted
+    assert msgspec.to_builtins(queued.job.hardware) == msgspec.to_builtins(wanted)
+    assert queued.environment == "local"

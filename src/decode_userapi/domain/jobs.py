@@ -121,11 +121,10 @@ class FilesDown(msgspec.Struct, frozen=True):
         ]
         folders: list[tuple[InputKind, FileRef]] = []
         for kind, top, key in chosen:
-            ref = FileRef.parse(f"{top}/{key}")
-            if ref.is_within(FileRef((top,))) and len(ref.parts) > 1:
-                folders.append((kind, ref))
-            else:
+            ref = FileRef.parse(f"{top}/{key}")  # `..` is refused, so ref stays in top/
+            if len(ref.parts) < 2:
                 raise InvalidInput(f"{kind} {key!r} must name a folder inside '{top}/'.")
+            folders.append((kind, ref))
         return folders
 
 

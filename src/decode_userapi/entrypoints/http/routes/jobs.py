@@ -18,7 +18,9 @@ from decode_userapi.services.jobs.submit import SubmitJob
 
 
 @get("/applications", summary="The application registry")
-async def list_applications(list_applications: NamedDependency[ListApplications]) -> object:
+async def list_applications(
+    user: NamedDependency[User], list_applications: NamedDependency[ListApplications]
+) -> object:
     """`{application: {version: {entrypoint: spec}}}`; reloaded when its file changes."""
     return (await list_applications()).to_builtins()
 
