@@ -5,17 +5,29 @@ Tests override providers (`container.file_storage.override(...)`).
 
 from dependency_injector import containers, providers
 
+from decode_userapi.adapters.catalog.sources import open_source
+from decode_userapi.adapters.catalog.yaml_catalog import YamlApplicationCatalog
 from decode_userapi.adapters.identity.local import LocalIdentityProvider
 from decode_userapi.adapters.identity.signing_key import load_or_create_signing_key
+from decode_userapi.adapters.notifier.log import LogNotifier
+from decode_userapi.adapters.notifier.mailjet import MailjetNotifier
 from decode_userapi.adapters.persistence.database import (
     DatabaseProbe,
     create_engine,
     create_session_factory,
 )
+from decode_userapi.adapters.persistence.jobs import SqlaUnitOfWork
 from decode_userapi.adapters.persistence.users import SqlaAccounts
 from decode_userapi.adapters.storage.local import LocalFileStorage
+from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn
+from decode_userapi.services.jobs.applications import ListApplications
+from decode_userapi.services.jobs.delete import DeleteJob
+from decode_userapi.services.jobs.notify import NotifyJobEnded
+from decode_userapi.services.jobs.queries import GetJob, ListJobs
+from decode_userapi.services.jobs.status import UpdateJobStatus
+from decode_userapi.services.jobs.submit import SubmitJob
 from decode_userapi.services.readiness import CheckReadiness
 
 
@@ -53,6 +65,50 @@ class Container(containers.DeclarativeContainer):
         probes=providers.Dict(
             database=providers.Factory(DatabaseProbe, engine), storage=file_storage
         ),
+    )
+
+    # Jobs
+    unit_of_work = providers.Factory(SqlaUnitOfWork, session_factory)
+    registry_check_interval = providers.Object(2.0)
+    application_catalog = providers.Singleton(
+        YamlApplicationCatalog,
+        source=providers.Callable(open_source, settings.provided.application_config_file),
+        check_interval=registry_check_interval,
+    )
+    worker_gateway = providers.Singleton(
+        HttpWorkerGateway,
+        base_url=settings.provided.workerfacing_api_url,
+        api_key=settings.provided.internal_api_key,
+    )
+    notifier = providers.Selector(
+        providers.Callable(
+            lambda service: service or "log", settings.provided.email_sender_service
+        ),
+        log=providers.Singleton(LogNotifier),
+        mailjet=providers.Singleton(
+            MailjetNotifier,
+            sender=settings.provided.email_sender_address,
+            api_key=settings.provided.email_sender_api_key,
+            secret_key=settings.provided.email_sender_secret_key,
+            api_url=settings.provided.mailjet_api_url,
+        ),
+    )
+    notification_retry_delays = providers.Object((1.0, 4.0))
+
+    list_applications = providers.Factory(ListApplications, application_catalog)
+    list_jobs = providers.Factory(ListJobs, unit_of_work)
+    get_job = providers.Factory(GetJob, unit_of_work)
+    submit_job = providers.Factory(
+        SubmitJob,
+        uow=unit_of_work,
+        catalog=application_catalog,
+        storage=file_storage,
+        gateway=worker_gateway,
+    )
+    delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage)
+    update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
+    notify_job_ended = providers.Factory(
+        NotifyJobEnded, notifier, retry_delays=notification_retry_delays
     )
 
 

@@ -1,5 +1,6 @@
 """Imports every ORM model so that `Base.metadata` knows all tables (used by Alembic)."""
 
+from decode_userapi.adapters.persistence.jobs import JobRow
 from decode_userapi.adapters.persistence.users import UserRow
 
-__all__ = ["UserRow"]
+__all__ = ["JobRow", "UserRow"]

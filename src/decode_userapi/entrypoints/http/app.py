@@ -13,7 +13,7 @@ from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.auth import user_dependency
 from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
-from decode_userapi.entrypoints.http.routes import auth, general
+from decode_userapi.entrypoints.http.routes import auth, general, internal, jobs
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,14 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         await anyio.to_thread.run_sync(upgrade, settings.database_url)
 
     async def close_resources() -> None:
+        await container.worker_gateway().aclose()
         await container.engine().dispose()
 
     handlers: list[ControllerRouterHandler] = [
         general.router(container),
         auth.router(container),
+        jobs.router(container),
+        internal.router(container),
         openapi_document,
         swagger_assets(),
     ]

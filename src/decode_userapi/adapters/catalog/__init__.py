@@ -1,0 +1,1 @@
+"""The application registry, read from YAML and reloaded when it changes."""

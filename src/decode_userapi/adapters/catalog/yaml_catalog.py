@@ -1,0 +1,68 @@
+"""`ApplicationCatalog` over a YAML document, re-read when it changes."""
+
+import logging
+import time
+from collections.abc import Callable
+
+import yaml
+
+from decode_userapi.adapters.catalog.sources import RegistryMissing, RegistrySource
+from decode_userapi.domain.applications import ApplicationRegistry, RegistryError
+
+log = logging.getLogger(__name__)
+
+
+class YamlApplicationCatalog:
+    """Checks the source at most every `check_interval` seconds, never more often.
+
+    A valid new version replaces the registry; a broken one is logged and the last
+    good registry stays in force. A missing document is an empty registry (logged
+    once), so the service starts without one.
+    """
+
+    def __init__(
+        self,
+        source: RegistrySource,
+        check_interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._check_interval = check_interval
+        self._clock = clock
+        self._registry = ApplicationRegistry()
+        self._tag: str | None = None
+        self._checked_at: float | None = None
+
+    async def current(self) -> ApplicationRegistry:
+        now = self._clock()
+        if self._checked_at is None or now - self._checked_at >= self._check_interval:
+            self._checked_at = now
+            await self._reload()
+        return self._registry
+
+    async def _reload(self) -> None:
+        try:
+            fetched = await self._source.fetch(self._tag)
+        except RegistryMissing as exc:
+            if self._tag != "missing":
+                log.warning("%s Serving an empty application registry.", exc)
+            self._tag = "missing"
+            self._registry = ApplicationRegistry()
+            return
+        except Exception:
+            log.exception("Could not read the application registry at %s", self._source.location)
+            return
+        if fetched is None:
+            return
+        tag, document = fetched
+        self._tag = tag
+        try:
+            self._registry = ApplicationRegistry.parse(yaml.safe_load(document))
+        except (yaml.YAMLError, RegistryError) as exc:
+            log.error(
+                "The application registry at %s is broken; keeping the last good one: %s",
+                self._source.location,
+                exc,
+            )
+            return
+        log.info("Loaded the application registry from %s", self._source.location)

@@ -1,0 +1,1 @@
+"""Telling users that their job ended: by email (Mailjet) or in the log."""

@@ -1,0 +1,206 @@
+"""Jobs in SQL: the ORM model, mappers to and from the domain, the repository, the unit of work."""
+
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Identity,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from decode_userapi.adapters.persistence.orm import Base
+from decode_userapi.domain.errors import AlreadyExists
+from decode_userapi.domain.jobs import Environment, FilesDown, Hardware, Job, JobSpec, JobState
+from decode_userapi.ports.job_repository import MAX_PAGE_SIZE
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("user_id", "job_name"),
+        # AUTOINCREMENT: SQLite never hands out the id of a deleted row again.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    job_name: Mapped[str] = mapped_column(String(100))
+    environment: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    application: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(255))
+    entrypoint: Mapped[str] = mapped_column(String(255))
+    config_id: Mapped[str | None] = mapped_column(Text)
+    data_ids: Mapped[list[str]] = mapped_column(JSON)
+    artifact_ids: Mapped[list[str]] = mapped_column(JSON)
+    env_vars: Mapped[dict[str, str]] = mapped_column(JSON)
+    hardware: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    date_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    date_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    date_finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    runtime_details: Mapped[str | None] = mapped_column(Text)
+
+
+_ENVIRONMENTS: dict[str, Environment] = {"cloud": "cloud", "local": "local"}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def to_domain(row: JobRow) -> Job:
+    hardware = row.hardware
+    return Job(
+        id=row.id,
+        user_id=row.user_id,
+        user_email=row.user_email,
+        job_name=row.job_name,
+        environment=_ENVIRONMENTS.get(row.environment or ""),
+        priority=row.priority,
+        spec=JobSpec(row.application, row.version, row.entrypoint),
+        files_down=FilesDown(row.config_id, tuple(row.data_ids), tuple(row.artifact_ids)),
+        env_vars=dict(row.env_vars),
+        hardware=Hardware(**hardware) if hardware is not None else None,
+        status=JobState(row.status),
+        date_created=_utc(row.date_created) or row.date_created,
+        date_started=_utc(row.date_started),
+        date_finished=_utc(row.date_finished),
+        runtime_details=row.runtime_details,
+    )
+
+
+def to_row(job: Job) -> JobRow:
+    row = JobRow(
+        user_id=job.user_id,
+        user_email=job.user_email,
+        job_name=job.job_name,
+        environment=job.environment,
+        priority=job.priority,
+        application=job.spec.application,
+        version=job.spec.version,
+        entrypoint=job.spec.entrypoint,
+        config_id=job.files_down.config_id,
+        data_ids=list(job.files_down.data_ids),
+        artifact_ids=list(job.files_down.artifact_ids),
+        env_vars=dict(job.env_vars),
+        hardware=None,
+        date_created=job.date_created,
+    )
+    if job.hardware is not None:
+        row.hardware = {
+            "cpu_cores": job.hardware.cpu_cores,
+            "memory": job.hardware.memory,
+            "gpu_model": job.hardware.gpu_model,
+            "gpu_archi": job.hardware.gpu_archi,
+            "gpu_mem": job.hardware.gpu_mem,
+        }
+    copy_progress(job, row)
+    return row
+
+
+def copy_progress(job: Job, row: JobRow) -> None:
+    """The fields a status update changes."""
+    row.status = job.status.value
+    row.date_started = job.date_started
+    row.date_finished = job.date_finished
+    row.runtime_details = job.runtime_details
+
+
+class SqlaJobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, job: Job) -> Job:
+        row = to_row(job)
+        self._session.add(row)
+        try:
+            await self._session.flush()
+        except IntegrityError:
+            await self._session.rollback()
+            raise AlreadyExists(
+                f"You already have a job named {job.job_name!r}; choose another name."
+            ) from None
+        return to_domain(row)
+
+    async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
+        query = select(JobRow).where(JobRow.id == job_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).scalar_one_or_none()
+        return None if row is None else to_domain(row)
+
+    async def list_for_user(
+        self, user_id: str, *, offset: int, limit: int, status: JobState | None
+    ) -> list[Job]:
+        query = select(JobRow).where(JobRow.user_id == user_id)
+        if status is not None:
+            query = query.where(JobRow.status == status.value)
+        query = (
+            query.order_by(JobRow.date_created.desc(), JobRow.id.desc())
+            .offset(offset)
+            .limit(min(limit, MAX_PAGE_SIZE))
+        )
+        rows = (await self._session.execute(query)).scalars().all()
+        return [to_domain(row) for row in rows]
+
+    async def update(self, job: Job) -> None:
+        row = await self._session.get(JobRow, job.id)
+        if row is not None:
+            copy_progress(job, row)
+            await self._session.flush()
+
+    async def delete(self, job_id: int) -> None:
+        await self._session.execute(delete(JobRow).where(JobRow.id == job_id))
+
+
+class SqlaUnitOfWork:
+    """One session and transaction per `async with`."""
+
+    jobs: SqlaJobRepository
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        self._session = self._session_factory()
+        self.jobs = SqlaJobRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.rollback()
+            await session.close()
+
+    def _active(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("Use the unit of work inside 'async with'.")
+        return self._session
+
+    async def commit(self) -> None:
+        await self._active().commit()
+
+    async def rollback(self) -> None:
+        await self._active().rollback()

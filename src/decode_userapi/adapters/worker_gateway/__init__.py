@@ -1,0 +1,1 @@
+"""The worker-facing API, over HTTP."""

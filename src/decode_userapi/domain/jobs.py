@@ -1,0 +1,191 @@
+"""Jobs: what a user asked to run, and where it is in its life.
+
+The state machine (`next_state`) is the one place that decides what a status update from
+the worker-facing API does:
+
+- states move forward along `queued → pulled → preprocessing → running → postprocessing
+  → finished`; a worker may skip states (`queued → running` is fine);
+- `error` may follow any state that is not final;
+- `finished` and `error` are final: nothing leaves them (a late `running` after `finished`
+  does not reopen the job);
+- an update to the current state, or to an earlier one, changes nothing.
+
+An update that changes nothing is not an error: the worker-facing API is told the job's
+current state, so it can tell a late message from a real change.
+"""
+
+import enum
+import re
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from decode_userapi.domain.errors import InvalidInput
+from decode_userapi.domain.files import FileRef
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    PULLED = "pulled"
+    PREPROCESSING = "preprocessing"
+    RUNNING = "running"
+    POSTPROCESSING = "postprocessing"
+    FINISHED = "finished"
+    ERROR = "error"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.FINISHED, JobState.ERROR)
+
+
+_FORWARD_ORDER = (
+    JobState.QUEUED,
+    JobState.PULLED,
+    JobState.PREPROCESSING,
+    JobState.RUNNING,
+    JobState.POSTPROCESSING,
+    JobState.FINISHED,
+)
+
+
+def next_state(current: JobState, reported: JobState) -> JobState:
+    """The state a job is in after the worker reports `reported` (see the module doc)."""
+    if current.is_final:
+        return current
+    if reported is JobState.ERROR:
+        return reported
+    if _FORWARD_ORDER.index(reported) > _FORWARD_ORDER.index(current):
+        return reported
+    return current
+
+
+Environment = Literal["cloud", "local"]
+InputKind = Literal["config_id", "data_ids", "artifact_ids"]
+ResultKind = Literal["output", "log", "artifact"]
+
+MAX_JOB_NAME_LENGTH = 100
+_JOB_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_\-.]*")
+MIN_PRIORITY, MAX_PRIORITY = 0, 5
+
+
+def check_job_name(name: str) -> str:
+    """A job name becomes a folder name (`output/<job_name>/`), so it must be a safe one."""
+    if not name:
+        raise InvalidInput("job_name must not be empty.")
+    if len(name) > MAX_JOB_NAME_LENGTH:
+        raise InvalidInput(f"job_name must be at most {MAX_JOB_NAME_LENGTH} characters long.")
+    if not _JOB_NAME.fullmatch(name) or name.endswith("."):
+        raise InvalidInput(
+            f"job_name {name!r} may only hold letters, digits, '-', '_' and '.', "
+            "and may not start or end with '.'."
+        )
+    return name
+
+
+def check_priority(priority: int) -> int:
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidInput(
+            f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, not {priority}."
+        )
+    return priority
+
+
+class JobSpec(msgspec.Struct, frozen=True):
+    """Which registry entry the job runs."""
+
+    application: str
+    version: str
+    entrypoint: str
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.version} {self.entrypoint}"
+
+
+class FilesDown(msgspec.Struct, frozen=True):
+    """The user's input folders: `config/<config_id>`, `data/<id>`, `artifact/<id>`."""
+
+    config_id: str | None = None
+    data_ids: tuple[str, ...] = ()
+    artifact_ids: tuple[str, ...] = ()
+
+    def folders(self) -> list[tuple[InputKind, FileRef]]:
+        """Each input as (kind, folder in the user's space); kind is the registry key.
+
+        Raises `InvalidInput` for an id that is not a safe path.
+        """
+        chosen: list[tuple[InputKind, str, str]] = [
+            *(("config_id", "config", key) for key in (self.config_id,) if key is not None),
+            *(("data_ids", "data", key) for key in self.data_ids),
+            *(("artifact_ids", "artifact", key) for key in self.artifact_ids),
+        ]
+        folders: list[tuple[InputKind, FileRef]] = []
+        for kind, top, key in chosen:
+            ref = FileRef.parse(f"{top}/{key}")  # `..` is refused, so ref stays in top/
+            if len(ref.parts) < 2:
+                raise InvalidInput(f"{kind} {key!r} must name a folder inside '{top}/'.")
+            folders.append((kind, ref))
+        return folders
+
+
+class Hardware(msgspec.Struct, frozen=True):
+    """Optional hardware constraints; None leaves the choice to the worker."""
+
+    cpu_cores: int | None = None
+    memory: int | None = None
+    gpu_model: str | None = None
+    gpu_archi: str | None = None
+    gpu_mem: int | None = None
+
+
+RESULT_KINDS: tuple[ResultKind, ...] = ("output", "log", "artifact")
+
+
+class Job(msgspec.Struct, kw_only=True):
+    """A job of one user. `id` is 0 until the repository stores it."""
+
+    id: int = 0
+    user_id: str
+    user_email: str | None
+    job_name: str
+    environment: Environment | None
+    priority: int
+    spec: JobSpec
+    files_down: FilesDown
+    env_vars: dict[str, str]
+    hardware: Hardware | None
+    status: JobState = JobState.QUEUED
+    date_created: datetime
+    date_started: datetime | None = None
+    date_finished: datetime | None = None
+    runtime_details: str | None = None
+
+    def result_folder(self, kind: str) -> FileRef:
+        """Where the job writes `kind` (output, log, artifact), relative to the user's space."""
+        return FileRef((kind, self.job_name))
+
+    @property
+    def paths_out(self) -> dict[str, str]:
+        return {kind: str(self.result_folder(kind)) for kind in RESULT_KINDS}
+
+    def report(self, reported: JobState, details: str | None, now: datetime) -> bool:
+        """Apply a status update from the worker; True when the job just ended.
+
+        The first `pulled` (or any later state reached without it) sets `date_started`;
+        reaching `finished` or `error` sets `date_finished`. `details` is appended on a
+        new line even when the state does not change.
+        """
+        if details:
+            self.runtime_details = (
+                details if not self.runtime_details else f"{self.runtime_details}\n{details}"
+            )
+        state = next_state(self.status, reported)
+        if state is self.status:
+            return False
+        self.status = state
+        if self.date_started is None and state is not JobState.ERROR:
+            self.date_started = now
+        if state.is_final:
+            self.date_finished = now
+            return True
+        return False

@@ -1,0 +1,80 @@
+"""Internal routes for the worker-facing API, authenticated by `x-api-key`."""
+
+import hmac
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Response, Router, put
+from litestar.background_tasks import BackgroundTask
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+from litestar.types import Guard
+
+from decode_userapi.domain.errors import NotAuthenticated
+from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.schemas_jobs import StatusUpdateIn
+from decode_userapi.services.jobs.notify import NotifyJobEnded
+from decode_userapi.services.jobs.status import UpdateJobStatus
+
+log = logging.getLogger(__name__)
+
+
+def api_key_guard(expected: Callable[[], str | None]) -> Guard:
+    """Checks `x-api-key` against `INTERNAL_API_KEY_SECRET` in constant time, before
+    anything else. When no key is configured every internal request is refused."""
+
+    def check_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: object) -> None:
+        key = expected()
+        if not key:
+            log.error("Refused an internal request: INTERNAL_API_KEY_SECRET is not set.")
+            raise NotAuthenticated("Internal routes are disabled on this server.")
+        given = connection.headers.get("x-api-key", "")
+        if not hmac.compare_digest(given.encode(), key.encode()):
+            raise NotAuthenticated("Missing or wrong x-api-key.")
+
+    return check_api_key
+
+
+STATUS_DESCRIPTION = """A status update from the worker-facing API; answers the job's state
+after the update, as a JSON string.
+
+States move forward along queued → pulled → preprocessing → running → postprocessing →
+finished, skipping states is fine; `error` may follow any state but `finished`. `finished`
+and `error` are final. An update to the current state, to an earlier state, or after the job
+ended changes nothing and still answers 200 with the job's current state (so a late `running`
+after `finished` does not reopen the job). `runtime_details` is appended on a new line even
+then. The first `pulled` (or later state) sets `date_started`; `finished`/`error` sets
+`date_finished`. When the job ends its owner is notified in the background, after the
+answer; a failing email service never fails the update. 404: unknown job (treat it as
+cancelled). 401: missing or wrong `x-api-key`."""
+
+
+@put("/_job_status", summary="Update a job's status", description=STATUS_DESCRIPTION)
+async def update_job_status(
+    update_job_status: NamedDependency[UpdateJobStatus],
+    notify_job_ended: NamedDependency[NotifyJobEnded],
+    data: JSONBody[StatusUpdateIn],
+) -> Response[bytes]:
+    update = await update_job_status(data.job_id, data.status, data.runtime_details)
+    background = BackgroundTask(notify_job_ended, update.ended) if update.ended else None
+    return Response(
+        msgspec.json.encode(update.state.value), media_type=MediaType.JSON, background=background
+    )
+
+
+def router(container: Container) -> Router:
+    return Router(
+        path="/",
+        tags=["internal"],
+        route_handlers=[update_job_status],
+        guards=[api_key_guard(lambda: container.settings().internal_api_key)],
+        dependencies={
+            "update_job_status": Provide(
+                lambda: container.update_job_status(), sync_to_thread=False
+            ),
+            "notify_job_ended": Provide(lambda: container.notify_job_ended(), sync_to_thread=False),
+        },
+    )

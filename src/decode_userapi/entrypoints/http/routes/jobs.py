@@ -1,0 +1,90 @@
+"""`/jobs`: the application registry and the caller's jobs."""
+
+from typing import Annotated
+
+from litestar import Router, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from decode_userapi.domain.jobs import JobState
+from decode_userapi.domain.users import User
+from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut
+from decode_userapi.services.jobs.applications import ListApplications
+from decode_userapi.services.jobs.delete import DeleteJob
+from decode_userapi.services.jobs.queries import GetJob, ListJobs
+from decode_userapi.services.jobs.submit import SubmitJob
+
+
+@get("/applications", summary="The application registry")
+async def list_applications(
+    user: NamedDependency[User], list_applications: NamedDependency[ListApplications]
+) -> object:
+    """`{application: {version: {entrypoint: spec}}}`; reloaded when its file changes."""
+    return (await list_applications()).to_builtins()
+
+
+@get("/", summary="List your jobs")
+async def list_jobs(
+    user: NamedDependency[User],
+    list_jobs: NamedDependency[ListJobs],
+    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, description="At most 1000 are returned.")] = 100,
+    status: FromQuery[JobState | None] = None,
+) -> list[JobOut]:
+    """Newest first (ties: higher id first), so pages by offset/limit are stable."""
+    jobs = await list_jobs(user, offset=offset, limit=limit, status=status)
+    return [JobOut.from_domain(job) for job in jobs]
+
+
+@get("/{job_id:int}", summary="One of your jobs")
+async def get_job(
+    user: NamedDependency[User], get_job: NamedDependency[GetJob], job_id: FromPath[int]
+) -> JobOut:
+    """404 when it does not exist or is someone else's."""
+    return JobOut.from_domain(await get_job(user, job_id))
+
+
+@post("/", summary="Start a job", status_code=HTTP_201_CREATED)
+async def submit_job(
+    user: NamedDependency[User], submit_job: NamedDependency[SubmitJob], data: JSONBody[JobIn]
+) -> JobOut:
+    """Checks the job, stores it and queues it with the worker-facing API, all or nothing.
+
+    400: unknown application/version/entrypoint, env var not allowed by the entrypoint,
+    priority outside 0 to 5, bad job name (letters, digits, `-`, `_`, `.`; at most 100; not
+    starting or ending with `.`), or an input folder (`config/{config_id}`, `data/{id}`,
+    `artifact/{id}`) that does not exist. 409: you already have a job of that name.
+    502: the worker-facing API refused the job; 503: it could not be reached. On 502/503
+    nothing is kept and the name stays free.
+    """
+    return JobOut.from_domain(await submit_job(user, data.to_domain()))
+
+
+@delete("/{job_id:int}", summary="Delete a job", status_code=HTTP_204_NO_CONTENT)
+async def delete_job(
+    user: NamedDependency[User], delete_job: NamedDependency[DeleteJob], job_id: FromPath[int]
+) -> None:
+    """Also removes `output/{job_name}/`, `log/{job_name}/` and `artifact/{job_name}/`.
+
+    404 when it does not exist or is someone else's. Job ids are never reused.
+    """
+    await delete_job(user, job_id)
+
+
+def router(container: Container) -> Router:
+    return Router(
+        path="/jobs",
+        tags=["jobs"],
+        route_handlers=[list_applications, list_jobs, get_job, submit_job, delete_job],
+        dependencies={
+            "list_applications": Provide(
+                lambda: container.list_applications(), sync_to_thread=False
+            ),
+            "list_jobs": Provide(lambda: container.list_jobs(), sync_to_thread=False),
+            "get_job": Provide(lambda: container.get_job(), sync_to_thread=False),
+            "submit_job": Provide(lambda: container.submit_job(), sync_to_thread=False),
+            "delete_job": Provide(lambda: container.delete_job(), sync_to_thread=False),
+        },
+    )

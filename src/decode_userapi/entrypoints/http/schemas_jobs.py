@@ -1,0 +1,129 @@
+"""Wire schemas of the job routes, kept apart from the domain so the wire stays stable."""
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from decode_userapi.domain.jobs import FilesDown, Hardware, Job, JobSpec, JobState
+from decode_userapi.services.jobs.submit import NewJob
+
+
+class ApplicationSchema(msgspec.Struct, frozen=True):
+    application: str
+    version: str
+    entrypoint: str
+
+
+class FilesDownSchema(msgspec.Struct, frozen=True):
+    config_id: str | None = None
+    """A folder under `config/`."""
+    data_ids: list[str] | None = None
+    """Folders under `data/`."""
+    artifact_ids: list[str] | None = None
+    """Folders under `artifact/`."""
+
+
+class AttributesSchema(msgspec.Struct, frozen=True):
+    files_down: FilesDownSchema = FilesDownSchema()
+    env_vars: dict[str, str] | None = None
+
+
+class HardwareSchema(msgspec.Struct, frozen=True):
+    cpu_cores: int | None = None
+    memory: int | None = None
+    gpu_model: str | None = None
+    gpu_archi: str | None = None
+    gpu_mem: int | None = None
+
+
+class JobIn(msgspec.Struct, frozen=True):
+    """A job to start. `priority` is 0 (default) to 5."""
+
+    job_name: str
+    application: ApplicationSchema
+    environment: Literal["cloud", "local"] | None = None
+    priority: int = 0
+    attributes: AttributesSchema = AttributesSchema()
+    hardware: HardwareSchema | None = None
+
+    def to_domain(self) -> NewJob:
+        files = self.attributes.files_down
+        return NewJob(
+            job_name=self.job_name,
+            spec=JobSpec(
+                self.application.application,
+                self.application.version,
+                self.application.entrypoint,
+            ),
+            environment=self.environment,
+            priority=self.priority,
+            files_down=FilesDown(
+                files.config_id, tuple(files.data_ids or ()), tuple(files.artifact_ids or ())
+            ),
+            env_vars=dict(self.attributes.env_vars or {}),
+            hardware=None
+            if self.hardware is None
+            else Hardware(**msgspec.structs.asdict(self.hardware)),
+        )
+
+
+class PathsOutSchema(msgspec.Struct, frozen=True):
+    output: str
+    log: str
+    artifact: str
+
+
+class JobOut(msgspec.Struct, frozen=True):
+    id: int
+    job_name: str
+    user_id: str
+    user_email: str | None
+    environment: Literal["cloud", "local"] | None
+    priority: int
+    application: ApplicationSchema
+    attributes: AttributesSchema
+    hardware: HardwareSchema | None
+    status: JobState
+    date_created: datetime
+    date_started: datetime | None
+    date_finished: datetime | None
+    runtime_details: str | None
+    paths_out: PathsOutSchema
+
+    @classmethod
+    def from_domain(cls, job: Job) -> "JobOut":
+        return cls(
+            id=job.id,
+            job_name=job.job_name,
+            user_id=job.user_id,
+            user_email=job.user_email,
+            environment=job.environment,
+            priority=job.priority,
+            application=ApplicationSchema(
+                job.spec.application, job.spec.version, job.spec.entrypoint
+            ),
+            attributes=AttributesSchema(
+                files_down=FilesDownSchema(
+                    job.files_down.config_id,
+                    list(job.files_down.data_ids),
+                    list(job.files_down.artifact_ids),
+                ),
+                env_vars=dict(job.env_vars),
+            ),
+            hardware=None
+            if job.hardware is None
+            else HardwareSchema(**msgspec.structs.asdict(job.hardware)),
+            status=job.status,
+            date_created=job.date_created,
+            date_started=job.date_started,
+            date_finished=job.date_finished,
+            runtime_details=job.runtime_details,
+            paths_out=PathsOutSchema(**job.paths_out),
+        )
+
+
+class StatusUpdateIn(msgspec.Struct, frozen=True):
+    job_id: int
+    status: JobState
+    runtime_details: str | None = None

@@ -1,0 +1,48 @@
+"""Where jobs are kept."""
+
+from typing import Protocol
+
+from decode_userapi.domain.jobs import Job, JobState
+
+MAX_PAGE_SIZE = 1000
+
+
+class JobRepository(Protocol):
+    """Jobs inside one unit of work; changes are kept only when the unit of work commits.
+
+    Job ids are never reused, even after a job is deleted: the worker-facing API may
+    still send updates for an old id.
+    """
+
+    async def add(self, job: Job) -> Job:
+        """Store a new job and return it with its id (visible to this unit of work).
+
+        Raises `AlreadyExists` when the user already has a job of that name; the
+        database decides, so two concurrent adds of one name cannot both succeed.
+        """
+        ...
+
+    async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
+        """The job with that id, whoever owns it, or None.
+
+        `for_update` locks the job until the unit of work ends (where the database can),
+        so that concurrent updates of one job apply one after the other.
+        """
+        ...
+
+    async def list_for_user(
+        self, user_id: str, *, offset: int, limit: int, status: JobState | None
+    ) -> list[Job]:
+        """The user's jobs, newest first (ties: higher id first), optionally of one status.
+
+        `limit` is capped at `MAX_PAGE_SIZE`.
+        """
+        ...
+
+    async def update(self, job: Job) -> None:
+        """Save the job's status, dates and runtime details."""
+        ...
+
+    async def delete(self, job_id: int) -> None:
+        """Remove the job; a missing job is fine."""
+        ...

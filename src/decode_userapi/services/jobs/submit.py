@@ -1,0 +1,177 @@
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import msgspec
+
+from decode_userapi.domain.applications import EntrypointConfig
+from decode_userapi.domain.errors import InvalidInput
+from decode_userapi.domain.files import EntryKind, FileRef
+from decode_userapi.domain.jobs import (
+    RESULT_KINDS,
+    Environment,
+    FilesDown,
+    Hardware,
+    InputKind,
+    Job,
+    JobSpec,
+    check_job_name,
+    check_priority,
+)
+from decode_userapi.domain.users import User
+from decode_userapi.ports.application_catalog import ApplicationCatalog
+from decode_userapi.ports.file_storage import FileStorage
+from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.ports.worker_gateway import (
+    QueuedApp,
+    QueuedHandler,
+    QueuedHardware,
+    QueuedJob,
+    QueuedJobSpec,
+    QueuedMeta,
+    WorkerGateway,
+)
+from decode_userapi.services.jobs import in_space
+
+
+class NewJob(msgspec.Struct, frozen=True, kw_only=True):
+    """What a user asks for when starting a job."""
+
+    job_name: str
+    spec: JobSpec
+    environment: Environment | None = None
+    priority: int = 0
+    files_down: FilesDown = FilesDown()
+    env_vars: dict[str, str] = {}
+    hardware: Hardware | None = None
+
+
+class InputFolder(msgspec.Struct, frozen=True):
+    """One chosen input folder and the files under it (paths from the storage root)."""
+
+    kind: InputKind
+    folder: FileRef
+    files: list[FileRef]
+
+
+def check_new_job(request: NewJob, entry: EntrypointConfig) -> None:
+    """The rules a job request must follow, beyond the registry entry existing."""
+    check_job_name(request.job_name)
+    check_priority(request.priority)
+    allowed = set(entry.app.env)
+    refused = sorted(set(request.env_vars) - allowed)
+    if refused:
+        raise InvalidInput(
+            f"Environment variable(s) {', '.join(refused)} are not allowed by {request.spec}; "
+            f"allowed: {', '.join(sorted(allowed)) or 'none'}."
+        )
+    for kind, folder in request.files_down.folders():
+        if kind not in entry.handler.files_down:
+            raise InvalidInput(f"{request.spec} takes no {kind}, but '{folder}' was given.")
+
+
+def build_files_down(
+    mounts: Mapping[InputKind, str], inputs: Sequence[InputFolder], uri: Callable[[FileRef], str]
+) -> dict[str, str]:
+    """`<container dir>/<path relative to the input folder>` → storage URI, for every file.
+
+    Two files landing on the same container path is an `InvalidInput`.
+    """
+    files_down: dict[str, str] = {}
+    for chosen in inputs:
+        mount = mounts[chosen.kind].strip("/")
+        for file in chosen.files:
+            target = "/".join(part for part in (mount, file.relative_to(chosen.folder)) if part)
+            if target in files_down:
+                raise InvalidInput(
+                    f"Two input files would both be mounted at '{target}'; "
+                    "rename one or choose fewer folders."
+                )
+            files_down[target] = uri(file)
+    return files_down
+
+
+class SubmitJob:
+    """Start a job: check it, store it and hand it to the worker-facing API, all or nothing.
+
+    Raises `InvalidInput` for an unknown application/version/entrypoint, a refused env
+    var, a bad priority or job name, or an input folder that does not exist;
+    `AlreadyExists` when the user already has a job of that name. When the worker-facing
+    API is down (`UpstreamUnavailable`) or refuses the job (`UpstreamRejected`) nothing
+    is kept: no job, and the name stays free.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        catalog: ApplicationCatalog,
+        storage: FileStorage,
+        gateway: WorkerGateway,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._uow = uow
+        self._catalog = catalog
+        self._storage = storage
+        self._gateway = gateway
+        self._clock = clock
+
+    async def __call__(self, user: User, request: NewJob) -> Job:
+        entry = (await self._catalog.current()).entrypoint(request.spec)
+        check_new_job(request, entry)
+        inputs = [
+            await self._input_folder(user, kind, ref) for kind, ref in request.files_down.folders()
+        ]
+        files_down = build_files_down(entry.handler.files_down, inputs, self._storage.uri)
+        job = Job(
+            user_id=user.id,
+            user_email=user.email,
+            job_name=request.job_name,
+            environment=request.environment,
+            priority=request.priority,
+            spec=request.spec,
+            files_down=request.files_down,
+            env_vars=dict(request.env_vars),
+            hardware=request.hardware,
+            date_created=self._clock(),
+        )
+        async with self._uow as uow:
+            job = await uow.jobs.add(job)
+            await self._gateway.enqueue(self._queued(job, entry, files_down))
+            await uow.commit()
+        return job
+
+    async def _input_folder(self, user: User, kind: InputKind, ref: FileRef) -> InputFolder:
+        folder = in_space(user, ref)
+        found = await self._storage.stat(folder)
+        if found is None or found.kind is not EntryKind.DIRECTORY:
+            raise InvalidInput(f"Input folder '{ref.as_folder()}' ({kind}) does not exist.")
+        entries = await self._storage.list_folder(folder, recursive=True)
+        files = sorted(
+            (entry.ref for entry in entries if entry.kind is EntryKind.FILE),
+            key=lambda file: file.parts,
+        )
+        return InputFolder(kind, folder, files)
+
+    def _queued(self, job: Job, entry: EntrypointConfig, files_down: dict[str, str]) -> QueuedJob:
+        hardware = job.hardware or Hardware()
+        return QueuedJob(
+            job=QueuedJobSpec(
+                app=QueuedApp(cmd=list(entry.app.cmd), env=dict(job.env_vars)),
+                handler=QueuedHandler(
+                    image_url=entry.handler.image_url,
+                    image_name=job.spec.application,
+                    image_version=job.spec.version,
+                    entrypoint=job.spec.entrypoint,
+                    files_down=files_down,
+                    files_up={str(kind): path for kind, path in entry.handler.files_up.items()},
+                ),
+                meta=QueuedMeta(job_id=job.id, date_created=job.date_created.isoformat()),
+                hardware=QueuedHardware(**msgspec.structs.asdict(hardware)),
+            ),
+            environment=job.environment,
+            group=None,
+            priority=job.priority,
+            paths_upload={
+                kind: self._storage.uri(in_space(job.user_id, job.result_folder(kind)))
+                for kind in RESULT_KINDS
+            },
+        )

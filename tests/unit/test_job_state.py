@@ -1,0 +1,93 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from decode_userapi.domain.jobs import FilesDown, Job, JobSpec, JobState, next_state
+
+S = JobState
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("current", "reported", "expected"),
+    [
+        (S.QUEUED, S.PULLED, S.PULLED),
+        (S.PULLED, S.PREPROCESSING, S.PREPROCESSING),
+        (S.PREPROCESSING, S.RUNNING, S.RUNNING),
+        (S.RUNNING, S.POSTPROCESSING, S.POSTPROCESSING),
+        (S.POSTPROCESSING, S.FINISHED, S.FINISHED),
+        # skipping forward
+        (S.QUEUED, S.RUNNING, S.RUNNING),
+        (S.QUEUED, S.FINISHED, S.FINISHED),
+        # error from any state that is not final
+        (S.QUEUED, S.ERROR, S.ERROR),
+        (S.PULLED, S.ERROR, S.ERROR),
+        (S.RUNNING, S.ERROR, S.ERROR),
+        (S.POSTPROCESSING, S.ERROR, S.ERROR),
+        # repeated: no change
+        (S.RUNNING, S.RUNNING, S.RUNNING),
+        (S.QUEUED, S.QUEUED, S.QUEUED),
+        # backwards: ignored
+        (S.RUNNING, S.PULLED, S.RUNNING),
+        (S.POSTPROCESSING, S.QUEUED, S.POSTPROCESSING),
+        # final states are never left
+        (S.FINISHED, S.RUNNING, S.FINISHED),
+        (S.FINISHED, S.ERROR, S.FINISHED),
+        (S.ERROR, S.FINISHED, S.ERROR),
+        (S.ERROR, S.QUEUED, S.ERROR),
+    ],
+)
+def test_next_state(current: JobState, reported: JobState, expected: JobState) -> None:
+    assert next_state(current, reported) is expected
+
+
+def job() -> Job:
+    return Job(
+        user_id="u1",
+        user_email=None,
+        job_name="j",
+        environment=None,
+        priority=0,
+        spec=JobSpec("a", "v", "e"),
+        files_down=FilesDown(),
+        env_vars={},
+        hardware=None,
+        date_created=T0,
+    )
+
+
+def test_dates_are_set_once() -> None:
+    subject = job()
+    assert subject.report(S.PULLED, None, T0 + timedelta(seconds=1)) is False
+    assert subject.report(S.RUNNING, None, T0 + timedelta(seconds=2)) is False
+    assert subject.date_started == T0 + timedelta(seconds=1)
+    assert subject.report(S.FINISHED, None, T0 + timedelta(seconds=3)) is True
+    assert subject.report(S.RUNNING, None, T0 + timedelta(seconds=4)) is False
+    assert subject.report(S.FINISHED, None, T0 + timedelta(seconds=5)) is False
+    assert subject.status is S.FINISHED
+    assert subject.date_finished == T0 + timedelta(seconds=3)
+
+
+def test_skipping_pulled_still_sets_date_started() -> None:
+    subject = job()
+    subject.report(S.RUNNING, None, T0)
+    assert subject.date_started == T0
+
+
+def test_error_before_start_ends_without_start_date() -> None:
+    subject = job()
+    assert subject.report(S.ERROR, "no GPU", T0) is True
+    assert subject.date_started is None
+    assert subject.date_finished == T0
+
+
+def test_runtime_details_are_appended_on_new_lines() -> None:
+    subject = job()
+    subject.report(S.RUNNING, "epoch 1", T0)
+    subject.report(S.RUNNING, None, T0)
+    subject.report(S.ERROR, "out of memory", T0)
+    assert subject.runtime_details == "epoch 1\nout of memory"
+
+
+def test_paths_out() -> None:
+    assert job().paths_out == {"output": "output/j", "log": "log/j", "artifact": "artifact/j"}

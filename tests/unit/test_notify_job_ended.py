@@ -1,0 +1,51 @@
+from datetime import UTC, datetime
+
+from decode_userapi.domain.errors import UpstreamRejected
+from decode_userapi.domain.jobs import FilesDown, Job, JobSpec, JobState
+from decode_userapi.services.jobs.notify import NotifyJobEnded
+from tests.fakes_jobs import FakeNotifier
+
+JOB = Job(
+    id=4,
+    user_id="u",
+    user_email="u@example.org",
+    job_name="j",
+    environment=None,
+    priority=0,
+    spec=JobSpec("a", "v", "e"),
+    files_down=FilesDown(),
+    env_vars={},
+    hardware=None,
+    status=JobState.FINISHED,
+    date_created=datetime(2026, 1, 1, tzinfo=UTC),
+)
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+async def test_retries_while_the_provider_may_recover() -> None:
+    notifier, sleeps = FakeNotifier(failures=2), Sleeps()
+    assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is True
+    assert notifier.attempts == 3
+    assert notifier.sent == [JOB]
+    assert sleeps.delays == [1, 4]
+
+
+async def test_gives_up_after_the_last_retry_without_raising() -> None:
+    notifier, sleeps = FakeNotifier(failures=10), Sleeps()
+    assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is False
+    assert notifier.attempts == 3
+    assert notifier.sent == []
+
+
+async def test_a_refusal_is_not_retried() -> None:
+    notifier, sleeps = FakeNotifier(failures=1, error=UpstreamRejected("bad sender")), Sleeps()
+    assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is False
+    assert notifier.attempts == 1
+    assert sleeps.delays == []

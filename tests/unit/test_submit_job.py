@@ -1,0 +1,145 @@
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from decode_userapi.adapters.storage.local import LocalFileStorage
+from decode_userapi.domain.applications import ApplicationRegistry
+from decode_userapi.domain.errors import (
+    AlreadyExists,
+    InvalidInput,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
+from decode_userapi.domain.users import User
+from decode_userapi.services.jobs.submit import NewJob, SubmitJob
+from tests.fakes_jobs import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
+from tests.registry_examples import registry_document
+
+ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+async def put(storage: LocalFileStorage, path: str, content: bytes = b"x") -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield content
+
+    await storage.write(FileRef.parse(path), chunks(), max_bytes=1000)
+
+
+class World:
+    def __init__(self, root: Path) -> None:
+        self.uow = FakeUnitOfWork()
+        self.gateway = FakeWorkerGateway()
+        self.storage = LocalFileStorage(root)
+        self.submit = SubmitJob(
+            self.uow,
+            FakeCatalog(ApplicationRegistry.parse(registry_document())),
+            self.storage,
+            self.gateway,
+            clock=lambda: NOW,
+        )
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> World:
+    built = World(tmp_path)
+    await put(built.storage, "id-alice/config/exp1/param.yaml")
+    await put(built.storage, "id-alice/data/run/calib.mat")
+    return built
+
+
+def new_job(name: str = "exp-1", config: str = "exp1") -> NewJob:
+    return NewJob(
+        job_name=name,
+        spec=JobSpec("decode", "v1", "train"),
+        files_down=FilesDown(config, ("run",)),
+        env_vars={"SEED": "7"},
+        priority=3,
+    )
+
+
+async def test_submit_stores_and_queues(world: World, tmp_path: Path) -> None:
+    job = await world.submit(ALICE, new_job())
+    assert list(world.uow.committed) == [job.id]
+    [queued] = world.gateway.queued
+    assert msgspec.to_builtins(queued) == {
+        "job": {
+            "app": {"cmd": ["decode", "--train"], "env": {"SEED": "7"}},
+            "handler": {
+                "image_url": "registry.example/decode:v1",
+                "image_name": "decode",
+                "image_version": "v1",
+                "entrypoint": "train",
+                "files_down": {
+                    "config/param.yaml": f"{tmp_path}/id-alice/config/exp1/param.yaml",
+                    "data/calib.mat": f"{tmp_path}/id-alice/data/run/calib.mat",
+                },
+                "files_up": {"log": "log", "artifact": "model"},
+            },
+            "meta": {"job_id": job.id, "date_created": "2026-01-02T03:04:05+00:00"},
+            "hardware": {
+                "cpu_cores": None,
+                "memory": None,
+                "gpu_model": None,
+                "gpu_archi": None,
+                "gpu_mem": None,
+            },
+        },
+        "environment": None,
+        "group": None,
+        "priority": 3,
+        "paths_upload": {
+            "output": f"{tmp_path}/id-alice/output/exp-1",
+            "log": f"{tmp_path}/id-alice/log/exp-1",
+            "artifact": f"{tmp_path}/id-alice/artifact/exp-1",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [UpstreamUnavailable("worker API down"), UpstreamRejected("worker API said 422")],
+)
+async def test_enqueue_failure_keeps_nothing(world: World, failure: Exception) -> None:
+    world.gateway.failure = failure
+    with pytest.raises(type(failure)):
+        await world.submit(ALICE, new_job())
+    assert world.uow.committed == {}
+    world.gateway.failure = None
+    job = await world.submit(ALICE, new_job())
+    assert job.job_name == "exp-1"
+    assert list(world.uow.committed) == [job.id]
+
+
+async def test_duplicate_name_is_refused_before_queueing(world: World) -> None:
+    await world.submit(ALICE, new_job())
+    with pytest.raises(AlreadyExists):
+        await world.submit(ALICE, new_job())
+    assert len(world.gateway.queued) == 1
+
+
+async def test_missing_input_folder_is_named(world: World) -> None:
+    with pytest.raises(InvalidInput, match="'config/nope/'"):
+        await world.submit(ALICE, new_job(config="nope"))
+    assert world.gateway.queued == []
+
+
+async def test_another_users_folder_is_not_visible(world: World) -> None:
+    bob = User(id="id-bob", email=None, groups=("users",))
+    with pytest.raises(InvalidInput, match="'config/exp1/'"):
+        await world.submit(bob, new_job())
+
+
+async def test_hardware_and_environment_are_passed_on(world: World) -> None:
+    wanted = Hardware(cpu_cores=8, memory=16000, gpu_model="A100", gpu_archi="ampere", gpu_mem=40)
+    request = msgspec.structs.replace(new_job(), hardware=wanted, environment="local")
+    job = await world.submit(ALICE, request)
+    [queued] = world.gateway.queued
+    assert job.hardware == wanted
+    assert msgspec.to_builtins(queued.job.hardware) == msgspec.to_builtins(wanted)
+    assert queued.environment == "local"
