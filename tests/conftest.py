@@ -12,6 +12,8 @@ from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.settings import Settings, load_settings
 from tests.fakes import FakeIdentityProvider, fake_token
 
+pytest_plugins = ["tests.servers.fixtures"]
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

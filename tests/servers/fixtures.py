@@ -1,0 +1,67 @@
+"""Session-scoped servers for the integration tests, and per-test resources on them.
+
+Registered from tests/conftest.py (`pytest_plugins`). Servers start lazily: a test run
+that uses none of these fixtures starts nothing.
+"""
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import boto3
+import pytest
+
+from tests.servers.moto import REGION, aws_environment, moto_server
+from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
+
+
+def _report(request: pytest.FixtureRequest, what: str, started: float) -> None:
+    seconds = time.perf_counter() - started
+    request.config.stash.setdefault(STARTUP_TIMES, {})[what] = seconds
+
+
+STARTUP_TIMES = pytest.StashKey[dict[str, float]]()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server (`.url(db)`, `.restart()`), stopped at session end."""
+    started = time.perf_counter()
+    server = start_postgres()
+    _report(request, "postgres", started)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
+    """The `postgresql+asyncpg://` URL of a new empty database, dropped after the test."""
+    async with fresh_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """moto's server (S3, Cognito, Secrets Manager); fake AWS credentials in the env."""
+    started = time.perf_counter()
+    with aws_environment(), moto_server() as endpoint:
+        _report(request, "moto", started)
+        yield endpoint
+
+
+@pytest.fixture
+def s3_bucket(aws_endpoint: str) -> str:
+    """A new empty bucket on moto's server."""
+    name = f"bucket-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=aws_endpoint, region_name=REGION)
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return name
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    times = terminalreporter.config.stash.get(STARTUP_TIMES, {})
+    if times:
+        shown = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in sorted(times.items()))
+        terminalreporter.write_line(f"test servers started: {shown}")
