@@ -63,5 +63,5 @@ def s3_bucket(aws_endpoint: str) -> str:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     times = terminalreporter.config.stash.get(STARTUP_TIMES, {})
     if times:
-        shown = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in sorted(times.items()))
+        shown = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in sorted(times.items()))
         terminalreporter.write_line(f"test servers started: {shown}")

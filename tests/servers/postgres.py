@@ -111,7 +111,7 @@ class ContainerPostgres:
     """The official image through testcontainers (only where a Docker engine runs)."""
 
     def __init__(self) -> None:
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         self._container = PostgresContainer(
             "postgres:16-alpine", username=SUPERUSER, password=PASSWORD
@@ -124,7 +124,7 @@ class ContainerPostgres:
         return f"postgresql+asyncpg://{SUPERUSER}:{PASSWORD}@{host}:{port}/{database}"
 
     def restart(self) -> None:
-        # `docker restart` keeps the container's published host port.
+        # url() asks Docker for the published port again: a restart may change it.
         self._container.get_wrapped_container().restart()
         self._container.exec(["pg_isready", "-t", "30"])
 
@@ -159,10 +159,15 @@ async def fresh_database(server: PostgresServer) -> AsyncIterator[str]:
     """A new empty database for one test (its URL); dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin_url = server.url().replace("postgresql+asyncpg", "postgresql")
-    admin = await asyncpg.connect(admin_url)
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    yield server.url(name)
+    # A new connection: the test may have restarted the server.
+    await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield server.url(name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(statement)
     finally:
-        await admin.close()
+        await connection.close()

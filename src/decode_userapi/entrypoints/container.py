@@ -11,6 +11,7 @@ from decode_userapi.adapters.persistence.database import (
     create_session_factory,
 )
 from decode_userapi.adapters.storage.local import LocalFileStorage
+from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.ports.identity_provider import IdentityProvider
 from decode_userapi.services.readiness import CheckReadiness
@@ -19,7 +20,12 @@ from decode_userapi.services.readiness import CheckReadiness
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    engine = providers.Singleton(create_engine, url=settings.provided.database_url)
+    engine = providers.Singleton(
+        create_engine,
+        url=settings.provided.database_url,
+        pool_size=settings.provided.database_pool_size,
+        max_overflow=settings.provided.database_max_overflow,
+    )
     session_factory = providers.Singleton(create_session_factory, engine)
 
     identity_provider: providers.Dependency[IdentityProvider] = providers.Dependency()
@@ -27,6 +33,14 @@ class Container(containers.DeclarativeContainer):
     file_storage = providers.Selector(
         settings.provided.filesystem,
         local=providers.Singleton(LocalFileStorage, root=settings.provided.user_data_root_path),
+        s3=providers.Singleton(
+            S3FileStorage,
+            bucket=settings.provided.s3_bucket,
+            root=settings.provided.user_data_root_path,
+            region=settings.provided.s3_region,
+            endpoint_url=settings.provided.s3_endpoint_url,
+            presigned_url_expiry_seconds=settings.provided.presigned_url_expiry_seconds,
+        ),
     )
 
     check_readiness = providers.Factory(
