@@ -7,6 +7,7 @@ that uses none of these fixtures starts nothing.
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import boto3
 import pytest
@@ -58,6 +59,55 @@ def s3_bucket(aws_endpoint: str) -> str:
     client = boto3.client("s3", endpoint_url=aws_endpoint, region_name=REGION)
     client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
     return name
+
+
+@dataclass(frozen=True)
+class CognitoPool:
+    """A user pool on moto: emails as usernames, groups users/workers/cloud, two app
+    clients allowing USER_PASSWORD_AUTH (one without, one with a client secret)."""
+
+    endpoint: str
+    pool_id: str
+    client_id: str
+    secret_client_id: str
+    client_secret: str
+
+
+@pytest.fixture
+def cognito_pool(aws_endpoint: str) -> CognitoPool:
+    """A new user pool on moto's server."""
+    cognito = boto3.client("cognito-idp", endpoint_url=aws_endpoint, region_name=REGION)
+    pool_id = cognito.create_user_pool(
+        PoolName=f"pool-{uuid.uuid4().hex[:8]}",
+        UsernameAttributes=["email"],
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 8,
+                "RequireNumbers": True,
+                "RequireLowercase": False,
+                "RequireUppercase": False,
+                "RequireSymbols": False,
+            }
+        },
+    )["UserPool"]["Id"]
+    for group in ("users", "workers", "cloud"):
+        cognito.create_group(UserPoolId=pool_id, GroupName=group)
+    clients = [
+        cognito.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName=f"client-{with_secret}",
+            GenerateSecret=with_secret,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]
+        for with_secret in (False, True)
+    ]
+    return CognitoPool(
+        endpoint=aws_endpoint,
+        pool_id=pool_id,
+        client_id=clients[0]["ClientId"],
+        secret_client_id=clients[1]["ClientId"],
+        client_secret=clients[1]["ClientSecret"],
+    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,0 +1,1 @@
+"""Who a caller is: the local identity provider and AWS Cognito."""
