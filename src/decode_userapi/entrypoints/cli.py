@@ -7,6 +7,7 @@ import sys
 import uvicorn
 
 from decode_userapi.adapters.persistence.database import upgrade
+from decode_userapi.adapters.secrets.aws import fetch_secret
 from decode_userapi.entrypoints.container import build_container
 from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.settings import Settings, SettingsError, load_settings
@@ -14,7 +15,7 @@ from decode_userapi.entrypoints.settings import Settings, SettingsError, load_se
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        return load_settings(fetch_secret=fetch_secret)
     except SettingsError as exc:
         print(f"decode-userapi: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
