@@ -8,10 +8,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
 
+from decode_userapi.entrypoints.settings import Settings, load_settings
 from tests.servers.moto import REGION, aws_environment, moto_server
 from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
 
@@ -107,6 +109,34 @@ def cognito_pool(aws_endpoint: str) -> CognitoPool:
         client_id=clients[0]["ClientId"],
         secret_client_id=clients[1]["ClientId"],
         client_secret=clients[1]["ClientSecret"],
+    )
+
+
+@pytest.fixture
+def production_settings(
+    tmp_path: Path, postgres_url: str, s3_bucket: str, cognito_pool: CognitoPool
+) -> Settings:
+    """The production stack on throwaway servers: PostgreSQL, S3 and Cognito (moto).
+
+    Built from environment variables exactly as an operator would set them.
+    """
+    return load_settings(
+        {
+            "DATABASE_URL": postgres_url,
+            "FILESYSTEM": "s3",
+            "S3_BUCKET": s3_bucket,
+            "S3_REGION": REGION,
+            "S3_ENDPOINT_URL": cognito_pool.endpoint,
+            "USER_DATA_ROOT_PATH": "user_data",
+            "COGNITO_USER_POOL_ID": cognito_pool.pool_id,
+            "COGNITO_CLIENT_ID": cognito_pool.client_id,
+            "COGNITO_REGION": REGION,
+            "COGNITO_ENDPOINT_URL": cognito_pool.endpoint,
+            "AUTH": "1",
+            "APPLICATION_CONFIG_FILE": str(tmp_path / "application_config.yaml"),
+            "INTERNAL_API_KEY_SECRET": "internal-test-key",
+        },
+        env_file=None,
     )
 
 

@@ -5,6 +5,7 @@ Tests override providers (`container.file_storage.override(...)`).
 
 from dependency_injector import containers, providers
 
+from decode_userapi.adapters.identity.cognito import CognitoIdentityProvider
 from decode_userapi.adapters.persistence.database import (
     DatabaseProbe,
     create_engine,
@@ -29,6 +30,16 @@ class Container(containers.DeclarativeContainer):
     session_factory = providers.Singleton(create_session_factory, engine)
 
     identity_provider: providers.Dependency[IdentityProvider] = providers.Dependency()
+
+    cognito_identity = providers.Singleton(
+        CognitoIdentityProvider,
+        user_pool_id=settings.provided.cognito_user_pool_id,
+        client_id=settings.provided.cognito_client_id,
+        region=settings.provided.cognito_region,
+        client_secret=settings.provided.cognito_secret,
+        endpoint_url=settings.provided.cognito_endpoint_url,
+    )
+    """The `cognito` choice of `identity_provider` (settings.identity == "cognito")."""
 
     file_storage = providers.Selector(
         settings.provided.filesystem,
