@@ -258,6 +258,32 @@ async def test_s3_presigned_post_puts_the_file_in_the_folder(
     assert await read_all(storage, "u/data/set/frames.tif") == b"pixels"
 
 
+async def test_s3_aborted_upload_leaves_no_multipart_upload_behind(
+    aws_endpoint: str, s3_bucket: str
+) -> None:
+    storage = S3FileStorage(bucket=s3_bucket, root=ROOT, region=REGION, endpoint_url=aws_endpoint)
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * (PART_SIZE + 1)  # at least one part is sent
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await storage.write(ref("u/big"), broken(), max_bytes=10 * PART_SIZE)
+    client = boto3.client("s3", endpoint_url=aws_endpoint, region_name=REGION)
+    assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+
+
+def test_s3_without_credentials_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(RuntimeError, match="No AWS credentials"):
+        S3FileStorage(bucket="bucket", region=REGION)
+
+
 async def test_local_storage_serves_files_itself(tmp_path: Path) -> None:
     storage = LocalFileStorage(tmp_path)
     assert await storage.download_request(ref("u/f")) is None

@@ -60,11 +60,15 @@ class S3FileStorage:
         if endpoint_url:
             options["endpoint"] = endpoint_url
             options["allow_http"] = endpoint_url.startswith("http://")
+        try:
+            credentials = Boto3CredentialProvider(session)
+        except ValueError:
+            raise RuntimeError(
+                "No AWS credentials for S3: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "or AWS_PROFILE, or run with an instance or task role."
+            ) from None
         self._store = S3Store(
-            bucket,
-            prefix=self._root or None,
-            credential_provider=Boto3CredentialProvider(session),
-            **options,
+            bucket, prefix=self._root or None, credential_provider=credentials, **options
         )
 
     def _key(self, ref: FileRef) -> str:
