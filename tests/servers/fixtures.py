@@ -6,7 +6,7 @@ that uses none of these fixtures starts nothing.
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from decode_userapi.entrypoints.settings import Settings, load_settings
+from decode_userapi.ports.identity_provider import IdentityProvider
 from tests.servers.moto import REGION, aws_environment, moto_server
 from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
 
@@ -138,6 +139,25 @@ def production_settings(
         },
         env_file=None,
     )
+
+
+TEST_PASSWORD = "Test password 1"
+
+
+def signed_in_headers(identity: IdentityProvider) -> Callable[[str], Awaitable[dict[str, str]]]:
+    """`await headers(name)`: auth headers of a confirmed user (in `users`) signed in
+    through a real identity provider; registered on first use, so one name is one user."""
+    registered: set[str] = set()
+
+    async def headers(name: str) -> dict[str, str]:
+        email = f"{name}@example.org"
+        if name not in registered:
+            await identity.register(email, TEST_PASSWORD, ["users"])
+            registered.add(name)
+        token = await identity.issue_token(email, TEST_PASSWORD)
+        return {"Authorization": f"Bearer {token.id_token}"}
+
+    return headers
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
