@@ -223,15 +223,29 @@ async def test_more_than_a_thousand_entries(storage: FileStorage, tmp_path: Path
     assert await storage.stat(ref("u/many")) is None
 
 
+UNUSUAL_NAME = "a b#c%d{e}^f[g]~h+i=j&k'l;ü*|<>\"?.txt"
+
+
+async def test_unusual_names_round_trip(storage: FileStorage) -> None:
+    await storage.write(ref(f"u/{UNUSUAL_NAME}"), chunks(b"odd"), max_bytes=10)
+    assert [entry.ref.name for entry in await storage.list_folder(ref("u"), recursive=True)] == [
+        UNUSUAL_NAME
+    ]
+    await storage.rename(ref(f"u/{UNUSUAL_NAME}"), ref(f"u/d/{UNUSUAL_NAME}"))
+    assert await read_all(storage, f"u/d/{UNUSUAL_NAME}") == b"odd"
+    await storage.delete(ref("u/d"))
+    assert await storage.list_folder(ref("u"), recursive=True) == []
+
+
 async def test_check_passes(storage: FileStorage) -> None:
     await storage.check()
 
 
 async def test_s3_uri_and_presigned_download(aws_endpoint: str, s3_bucket: str) -> None:
     storage = S3FileStorage(bucket=s3_bucket, root=ROOT, region=REGION, endpoint_url=aws_endpoint)
-    await storage.write(ref("u/data/f.txt"), chunks(b"presigned"), max_bytes=100)
+    await storage.write(ref(f"u/data/{UNUSUAL_NAME}"), chunks(b"presigned"), max_bytes=100)
     assert storage.uri(ref("u/data/f.txt")) == f"s3://{s3_bucket}/{ROOT}/u/data/f.txt"
-    spec = await storage.download_request(ref("u/data/f.txt"))
+    spec = await storage.download_request(ref(f"u/data/{UNUSUAL_NAME}"))
     assert spec is not None
     assert spec.method == "get"
     assert "X-Amz-Expires=600" in spec.url
