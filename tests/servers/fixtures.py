@@ -19,12 +19,13 @@ from tests.servers.moto import REGION, aws_environment, moto_server
 from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
 
 
+STARTUP_TIMES = pytest.StashKey[dict[str, float]]()
+"""Seconds each server took to start, shown at the end of the run."""
+
+
 def _report(request: pytest.FixtureRequest, what: str, started: float) -> None:
     seconds = time.perf_counter() - started
     request.config.stash.setdefault(STARTUP_TIMES, {})[what] = seconds
-
-
-STARTUP_TIMES = pytest.StashKey[dict[str, float]]()
 
 
 @pytest.fixture(scope="session")
