@@ -18,7 +18,6 @@ from decode_userapi.ports.identity_provider import IdentityProvider
 from tests.servers.moto import REGION, aws_environment, moto_server
 from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
 
-
 STARTUP_TIMES = pytest.StashKey[dict[str, float]]()
 """Seconds each server took to start, shown at the end of the run."""
 
