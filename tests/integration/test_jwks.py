@@ -34,7 +34,7 @@ class JwksServer:
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._http.server_port}/.well-known/jwks.json"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True).start()
 
     def add_key(self, kid: str) -> None:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -1,11 +1,14 @@
 """The FileStorage contract, run against every adapter: local folder and S3 (moto)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import boto3
 import httpx
+import obstore
 import pytest
+from obstore.store import S3Store
 
 from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.adapters.storage.s3 import PART_SIZE, S3FileStorage
@@ -204,13 +207,25 @@ async def test_delete_keeps_siblings_sharing_a_name_prefix(storage: FileStorage)
     assert await read_all(storage, "u/abc/f") == b"2"
 
 
-async def test_more_than_a_thousand_entries(storage: FileStorage, tmp_path: Path) -> None:
+async def test_more_than_a_thousand_entries(
+    storage: FileStorage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     count = 1100
     if isinstance(storage, S3FileStorage):
-        client = boto3.client("s3", endpoint_url=storage._client.meta.endpoint_url)
-        bucket = storage.uri(ref("x")).split("/")[2]
-        for index in range(count):
-            client.put_object(Bucket=bucket, Key=f"{ROOT}/u/many/f{index:04}", Body=b"")
+        bucket = S3Store(
+            request.getfixturevalue("s3_bucket"),
+            prefix=f"{ROOT}/u/many",
+            endpoint=request.getfixturevalue("aws_endpoint"),
+            region=REGION,
+            allow_http=True,
+        )
+        for start in range(0, count, 100):
+            await asyncio.gather(
+                *(
+                    obstore.put_async(bucket, f"f{index:04}", b"")
+                    for index in range(start, start + 100)
+                )
+            )
     else:
         folder = tmp_path / ROOT / "u" / "many"
         folder.mkdir(parents=True)

@@ -1,5 +1,6 @@
 """moto's server on 127.0.0.1: S3, Cognito and Secrets Manager over real HTTP."""
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ def aws_environment() -> Iterator[None]:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Runs moto in a thread on a free port; yields its endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
