@@ -15,6 +15,7 @@ import pytest
 
 from decode_userapi.entrypoints.settings import Settings, load_settings
 from decode_userapi.ports.identity_provider import IdentityProvider
+from tests.servers.minio import Minio, minio_server
 from tests.servers.moto import REGION, aws_environment, moto_server
 from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
 
@@ -53,6 +54,15 @@ def aws_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     with aws_environment(), moto_server() as endpoint:
         _report(request, "moto", started)
         yield endpoint
+
+
+@pytest.fixture(scope="session")
+def minio() -> Iterator[Minio]:
+    """A MinIO server (testcontainers); the tests that need it skip where Docker is absent."""
+    with minio_server() as server:
+        if server is None:
+            pytest.skip("no Docker engine here: the MinIO tests run where Docker does")
+        yield server
 
 
 @pytest.fixture
