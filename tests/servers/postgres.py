@@ -69,11 +69,13 @@ class LocalPostgres:
 
     def __init__(self, binaries: Path) -> None:
         self._binaries = binaries
-        self._folder = Path(tempfile.mkdtemp(prefix="pg-test-"))
+        as_root = os.geteuid() == 0
+        # As root the server runs as `postgres`, which must reach the folder: use /tmp.
+        self._folder = Path(tempfile.mkdtemp(prefix="pg-test-", dir="/tmp" if as_root else None))
         self._data = self._folder / "data"
         self._port = free_port()
         self._as_user: list[str] = []
-        if os.geteuid() == 0:
+        if as_root:
             _ensure_os_user(SUPERUSER)
             shutil.chown(self._folder, SUPERUSER)
             self._as_user = ["runuser", "-u", SUPERUSER, "--"]
@@ -85,7 +87,13 @@ class LocalPostgres:
 
     def _run(self, program: str, *args: str) -> None:
         command = [*self._as_user, str(self._binaries / program), *args]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            log = self._folder / "log"
+            raise RuntimeError(
+                f"{program} failed ({done.returncode}): {done.stderr.strip()}"
+                + (f"\nserver log:\n{log.read_text()}" if log.exists() else "")
+            )
 
     def _start(self) -> None:
         options = f"-h 127.0.0.1 -p {self._port} -k {self._folder} -F -c full_page_writes=off"
@@ -102,7 +110,7 @@ class LocalPostgres:
         self._start()
 
     def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
+        with contextlib.suppress(RuntimeError):
             self._run("pg_ctl", "-D", str(self._data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self._folder, ignore_errors=True)
 
