@@ -13,6 +13,8 @@ from decode_userapi.entrypoints.settings import Settings, load_settings
 
 TEST_PASSWORD = "Test-passw0rd"
 
+pytest_plugins = ["tests.servers.fixtures"]
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import uvicorn
 
 from decode_userapi.adapters.persistence.database import upgrade
+from decode_userapi.adapters.secrets.aws import fetch_secret
 from decode_userapi.domain.errors import DomainError
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container, build_container
@@ -19,7 +20,7 @@ from decode_userapi.entrypoints.settings import Settings, SettingsError, load_se
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        return load_settings(fetch_secret=fetch_secret)
     except SettingsError as exc:
         print(f"decode-userapi: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

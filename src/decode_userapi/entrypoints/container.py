@@ -7,6 +7,7 @@ from dependency_injector import containers, providers
 
 from decode_userapi.adapters.catalog.sources import open_source
 from decode_userapi.adapters.catalog.yaml_catalog import YamlApplicationCatalog
+from decode_userapi.adapters.identity.cognito import CognitoIdentityProvider
 from decode_userapi.adapters.identity.local import LocalIdentityProvider
 from decode_userapi.adapters.identity.signing_key import load_or_create_signing_key
 from decode_userapi.adapters.notifier.log import LogNotifier
@@ -19,6 +20,7 @@ from decode_userapi.adapters.persistence.database import (
 from decode_userapi.adapters.persistence.jobs import SqlaUnitOfWork
 from decode_userapi.adapters.persistence.users import SqlaAccounts
 from decode_userapi.adapters.storage.local import LocalFileStorage
+from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn
@@ -34,7 +36,12 @@ from decode_userapi.services.readiness import CheckReadiness
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    engine = providers.Singleton(create_engine, url=settings.provided.database_url)
+    engine = providers.Singleton(
+        create_engine,
+        url=settings.provided.database_url,
+        pool_size=settings.provided.database_pool_size,
+        max_overflow=settings.provided.database_max_overflow,
+    )
     session_factory = providers.Singleton(create_session_factory, engine)
 
     identity_provider = providers.Selector(
@@ -49,7 +56,14 @@ class Container(containers.DeclarativeContainer):
             audience=settings.provided.local_identity_audience,
             token_lifetime_seconds=settings.provided.token_lifetime_seconds,
         ),
-        # cognito=providers.Singleton(CognitoIdentityProvider, ...)  <- the Cognito adapter
+        cognito=providers.Singleton(
+            CognitoIdentityProvider,
+            user_pool_id=settings.provided.cognito_user_pool_id,
+            client_id=settings.provided.cognito_client_id,
+            region=settings.provided.cognito_region,
+            client_secret=settings.provided.cognito_secret,
+            endpoint_url=settings.provided.cognito_endpoint_url,
+        ),
     )
     register_user = providers.Factory(RegisterUser, identity_provider)
     sign_in = providers.Factory(SignIn, identity_provider)
@@ -58,6 +72,14 @@ class Container(containers.DeclarativeContainer):
     file_storage = providers.Selector(
         settings.provided.filesystem,
         local=providers.Singleton(LocalFileStorage, root=settings.provided.user_data_root_path),
+        s3=providers.Singleton(
+            S3FileStorage,
+            bucket=settings.provided.s3_bucket,
+            root=settings.provided.user_data_root_path,
+            region=settings.provided.s3_region,
+            endpoint_url=settings.provided.s3_endpoint_url,
+            presigned_url_expiry_seconds=settings.provided.presigned_url_expiry_seconds,
+        ),
     )
 
     check_readiness = providers.Factory(

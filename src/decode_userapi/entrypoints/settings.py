@@ -41,6 +41,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     presigned_url_expiry_seconds: int = 600
     # Database
     database_url: str = "sqlite+aiosqlite:///./data/sql_app.db"
+    database_pool_size: int = 5
+    """PostgreSQL connections kept open per process."""
+    database_max_overflow: int = 10
+    """Extra PostgreSQL connections opened under load, closed when idle."""
     # Worker-facing API
     workerfacing_api_url: str = "http://127.0.0.1:8001"
     internal_api_key: str | None = None
@@ -228,6 +232,10 @@ def _parse(env: _Reader) -> Settings:
             "PRESIGNED_URL_EXPIRY_SECONDS", defaults.presigned_url_expiry_seconds, minimum=1
         ),
         database_url=async_database_url(database_url, env.secret("DATABASE_SECRET")),
+        database_pool_size=env.integer(
+            "DATABASE_POOL_SIZE", defaults.database_pool_size, minimum=1
+        ),
+        database_max_overflow=env.integer("DATABASE_MAX_OVERFLOW", defaults.database_max_overflow),
         workerfacing_api_url=(
             env.text("WORKERFACING_API_URL") or defaults.workerfacing_api_url
         ).rstrip("/"),

@@ -54,7 +54,8 @@ class FileStorage(Protocol):
         ...
 
     async def rename(self, source: FileRef, target: FileRef) -> None:
-        """Move a file or an empty folder. `target` must not exist."""
+        """Move a file or an empty folder. `target` must not exist (`AlreadyExists`);
+        a folder that is not empty raises `NotAllowed`."""
         ...
 
     async def delete(self, ref: FileRef) -> None:

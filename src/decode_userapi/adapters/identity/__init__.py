@@ -1,1 +1,1 @@
-"""Identity back-ends: who a caller is (ID tokens shaped like AWS Cognito's)."""
+"""Identity back-ends (local, AWS Cognito): who a caller is, from Cognito-shaped ID tokens."""

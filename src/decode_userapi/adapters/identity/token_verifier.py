@@ -107,4 +107,4 @@ def _user(claims: Mapping[str, Any]) -> User:
         raise NotAuthenticated("The token's 'email' is not a string.")
     if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
         raise NotAuthenticated("The token's 'cognito:groups' is not a list of names.")
-    return User(id=user_id, email=email, groups=tuple(groups))
+    return User(id=user_id, email=email, groups=tuple(sorted(groups)))

@@ -13,7 +13,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
-    """An async engine; SQLite gets its folder created, foreign keys and a busy timeout."""
+    """An async engine; SQLite gets its folder created, foreign keys and a busy timeout.
+
+    PostgreSQL connections are pooled (`pool_size` kept open, `max_overflow` more under
+    load), checked before each use so that a restarted database costs no service restart,
+    and replaced after half an hour so that proxies that drop idle connections do not bite.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -22,7 +27,11 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
     )
 
 

@@ -15,7 +15,7 @@ import anyio.to_thread
 import obstore
 from obstore.store import LocalStore
 
-from decode_userapi.domain.errors import NotFound, TooLarge
+from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
@@ -105,6 +105,13 @@ class LocalFileStorage:
             source_path, target_path = self._path(source), self._path(target)
             if not source_path.exists():
                 raise NotFound(f"'{source}' does not exist.")
+            if target_path.exists():
+                raise AlreadyExists(f"'{target}' already exists.")
+            if source_path.is_dir() and any(source_path.iterdir()):
+                raise NotAllowed(
+                    f"Folder '{source.as_folder()}' is not empty; "
+                    "only empty folders can be renamed."
+                )
             target_path.parent.mkdir(parents=True, exist_ok=True)
             source_path.rename(target_path)
 

@@ -1,0 +1,176 @@
+"""AWS Cognito user pools: ID tokens checked against the pool's JWKS; accounts via boto3.
+
+The account calls (`register`, `issue_token`) back the development-only sign-in routes.
+boto3 is synchronous, so its calls run in worker threads.
+"""
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from decode_userapi.adapters.identity.jwks import JwksKeySource
+from decode_userapi.adapters.identity.token_verifier import TokenVerifier
+from decode_userapi.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from decode_userapi.domain.users import User
+from decode_userapi.ports.identity_provider import IssuedToken
+
+T = TypeVar("T")
+
+
+class CognitoIdentityProvider:
+    def __init__(
+        self,
+        *,
+        user_pool_id: str,
+        client_id: str,
+        region: str,
+        client_secret: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self._pool = user_pool_id
+        self._client_id = client_id
+        self._region = region
+        self._secret = client_secret
+        self._issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+        # A test or compatible endpoint serves the keys at <endpoint>/<pool>/...; tokens
+        # still name the AWS issuer.
+        keys_base = f"{endpoint_url.rstrip('/')}/{user_pool_id}" if endpoint_url else self._issuer
+        self._verifier = TokenVerifier(
+            issuer=self._issuer,
+            audience=client_id,
+            keys=JwksKeySource(f"{keys_base}/.well-known/jwks.json"),
+        )
+        self._cognito: Any = boto3.session.Session(region_name=region).client(
+            "cognito-idp", endpoint_url=endpoint_url
+        )
+
+    async def verify(self, token: str) -> User:
+        return await self._verifier.verify(token)
+
+    async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
+        def create() -> User:
+            created = self._cognito.admin_create_user(
+                UserPoolId=self._pool,
+                Username=email,
+                UserAttributes=[
+                    {"Name": "email", "Value": email},
+                    {"Name": "email_verified", "Value": "true"},
+                ],
+                MessageAction="SUPPRESS",
+            )
+            username: str = created["User"]["Username"]
+            try:
+                self._cognito.admin_set_user_password(
+                    UserPoolId=self._pool, Username=username, Password=password, Permanent=True
+                )
+                for group in groups:
+                    self._cognito.admin_add_user_to_group(
+                        UserPoolId=self._pool, Username=username, GroupName=group
+                    )
+            except Exception:
+                # No half-made account: the same email can be registered again.
+                self._cognito.admin_delete_user(UserPoolId=self._pool, Username=username)
+                raise
+            return User(id=username, email=email, groups=tuple(sorted(groups)))
+
+        return await self._call(create)
+
+    async def issue_token(self, email: str, password: str) -> IssuedToken:
+        parameters = {"USERNAME": email, "PASSWORD": password}
+        if self._secret is not None:
+            parameters["SECRET_HASH"] = secret_hash(email, self._client_id, self._secret)
+        answer = await self._call(
+            lambda: self._cognito.initiate_auth(
+                ClientId=self._client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters=parameters,
+            )
+        )
+        result = answer.get("AuthenticationResult")
+        if result is None:
+            raise InvalidInput(
+                f"Cognito asks for another sign-in step ({answer.get('ChallengeName')}); "
+                "finish it in the hosted login page."
+            )
+        return IssuedToken(id_token=result["IdToken"], expires_in=int(result["ExpiresIn"]))
+
+    async def change_groups(self, email: str, *, add: Sequence[str], remove: Sequence[str]) -> User:
+        def change() -> User:
+            for group in add:
+                self._cognito.admin_add_user_to_group(
+                    UserPoolId=self._pool, Username=email, GroupName=group
+                )
+            for group in remove:
+                self._cognito.admin_remove_user_from_group(
+                    UserPoolId=self._pool, Username=email, GroupName=group
+                )
+            found = self._cognito.admin_get_user(UserPoolId=self._pool, Username=email)
+            username: str = found["Username"]
+            listed = self._cognito.admin_list_groups_for_user(
+                UserPoolId=self._pool, Username=username
+            )
+            groups = sorted(group["GroupName"] for group in listed["Groups"])
+            return User(id=username, email=email, groups=tuple(groups))
+
+        return await self._call(change)
+
+    def jwks(self) -> None:
+        """Cognito publishes the pool's keys itself."""
+        return
+
+    def access_info(self) -> dict[str, dict[str, str]]:
+        return {
+            "cognito": {
+                "user_pool_id": self._pool,
+                "client_id": self._client_id,
+                "region": self._region,
+            }
+        }
+
+    async def _call(self, call: Callable[[], T]) -> T:
+        try:
+            return await anyio.to_thread.run_sync(call)
+        except ClientError as exc:
+            raise domain_error(exc) from None
+        except BotoCoreError as exc:
+            raise UpstreamUnavailable(f"Cannot reach Cognito: {exc}") from None
+
+
+def secret_hash(username: str, client_id: str, client_secret: str) -> str:
+    """Cognito's SECRET_HASH for app clients that have a secret."""
+    digest = hmac.new(
+        client_secret.encode(), (username + client_id).encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+def domain_error(exc: ClientError) -> DomainError:
+    """Cognito's error codes, as the HTTP contract wants them."""
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message") or ""
+    if code == "UsernameExistsException":
+        return AlreadyExists("A user with this email already exists.")
+    if code in ("InvalidPasswordException", "InvalidParameterException"):
+        return InvalidInput(message or "The password does not meet the password policy.")
+    if code == "UserNotFoundException":
+        return NotFound("No user with this email.")
+    if code == "NotAuthorizedException" and (not message or "password" in message.lower()):
+        return InvalidInput("Wrong password.")
+    if code == "UserNotConfirmedException":
+        return InvalidInput("The account is not confirmed yet.")
+    if code in ("TooManyRequestsException", "InternalErrorException"):
+        return UpstreamUnavailable(f"Cognito is busy; try again later ({code}).")
+    return UpstreamRejected(f"Cognito refused the request: {code}: {message}")

@@ -1,0 +1,1 @@
+"""Secrets fetched at start (AWS Secrets Manager)."""

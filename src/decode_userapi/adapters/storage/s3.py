@@ -1,0 +1,254 @@
+"""An S3 bucket (or an S3-compatible store such as MinIO) under a key prefix.
+
+Bytes stream through obstore's `S3Store` (multipart uploads, ranged streaming reads,
+presigned GETs). Folders are key prefixes; an empty folder is kept by a zero-byte marker
+object `<prefix>/`, as the AWS console makes them. obstore cannot address keys that end
+with `/`, so listing, markers, copies and batched deletes go through boto3, which is also
+the only one of the two that signs POST policies. Both use boto3's credential chain.
+"""
+
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import boto3
+import obstore
+from botocore.config import Config
+from obstore.auth.boto3 import Boto3CredentialProvider
+from obstore.store import S3Store
+
+from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, TooLarge
+from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.ports.file_storage import HttpRequestSpec
+
+PART_SIZE = 5 * 1024 * 1024
+"""Multipart part size, and the smallest chunk a read yields."""
+PART_CONCURRENCY = 2
+"""Parts in flight per upload: memory per upload stays near PART_SIZE * (this + 1)."""
+DELETE_BATCH = 1000
+"""S3's DeleteObjects limit."""
+
+T = TypeVar("T")
+
+
+class S3FileStorage:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        root: str = "",
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        presigned_url_expiry_seconds: int = 600,
+    ) -> None:
+        self._bucket = bucket
+        self._root = "/".join(part for part in root.split("/") if part not in ("", "."))
+        self._expiry = presigned_url_expiry_seconds
+        session = boto3.session.Session(region_name=region)
+        self._client: Any = session.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"} if endpoint_url else {},
+            ),
+        )
+        options: dict[str, Any] = {}
+        if region:
+            options["region"] = region
+        if endpoint_url:
+            options["endpoint"] = endpoint_url
+            options["allow_http"] = endpoint_url.startswith("http://")
+        try:
+            credentials = Boto3CredentialProvider(session)
+        except ValueError:
+            raise RuntimeError(
+                "No AWS credentials for S3: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "or AWS_PROFILE, or run with an instance or task role."
+            ) from None
+        self._store = S3Store(
+            bucket, prefix=self._root or None, credential_provider=credentials, **options
+        )
+
+    def _key(self, ref: FileRef) -> str:
+        return "/".join((self._root, *ref.parts) if self._root else ref.parts)
+
+    def _folder_prefix(self, ref: FileRef) -> str:
+        key = self._key(ref)
+        return f"{key}/" if key else ""
+
+    async def _sync(self, call: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(call)
+
+    async def stat(self, ref: FileRef) -> FileEntry | None:
+        if ref.is_root:
+            return FileEntry(ref, EntryKind.DIRECTORY)
+        try:
+            meta = await obstore.head_async(self._store, str(ref))
+        except FileNotFoundError:
+            pass
+        else:
+            return FileEntry(ref, EntryKind.FILE, meta["size"])
+        if await self._sync(lambda: self._any_key_under(ref)):
+            return FileEntry(ref, EntryKind.DIRECTORY)
+        return None
+
+    def _any_key_under(self, ref: FileRef) -> bool:
+        page = self._client.list_objects_v2(
+            Bucket=self._bucket, Prefix=self._folder_prefix(ref), MaxKeys=1
+        )
+        return bool(page.get("KeyCount", 0) > 0)
+
+    def _pages(self, prefix: str, *, delimiter: bool) -> Iterator[Any]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        extra = {"Delimiter": "/"} if delimiter else {}
+        yield from paginator.paginate(Bucket=self._bucket, Prefix=prefix, **extra)
+
+    async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:
+        return await self._sync(lambda: self._list(folder, recursive))
+
+    def _list(self, folder: FileRef, recursive: bool) -> list[FileEntry]:
+        prefix = self._folder_prefix(folder)
+        folders: set[tuple[str, ...]] = set()
+        files: dict[tuple[str, ...], int] = {}
+        found = False
+        for page in self._pages(prefix, delimiter=not recursive):
+            for common in page.get("CommonPrefixes", ()):
+                found = True
+                folders.add(tuple(common["Prefix"][len(prefix) :].rstrip("/").split("/")))
+            for item in page.get("Contents", ()):
+                found = True
+                parts = tuple(item["Key"][len(prefix) :].split("/"))
+                if parts[-1] == "":
+                    parts = parts[:-1]
+                    if parts:
+                        folders.add(parts)
+                else:
+                    files[parts] = item["Size"]
+                folders.update(parts[:depth] for depth in range(1, len(parts)))
+        if not found and not folder.is_root:
+            raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
+        usable = [parts for parts in folders | files.keys() if "" not in parts]
+        return [
+            FileEntry(FileRef((*folder.parts, *parts)), EntryKind.FILE, files[parts])
+            if parts in files
+            else FileEntry(FileRef((*folder.parts, *parts)), EntryKind.DIRECTORY)
+            for parts in usable
+        ]
+
+    async def make_folder(self, ref: FileRef) -> None:
+        markers = [
+            self._folder_prefix(FileRef(ref.parts[:depth]))
+            for depth in range(1, len(ref.parts) + 1)
+        ]
+
+        def put_markers() -> None:
+            for marker in markers:
+                self._client.put_object(Bucket=self._bucket, Key=marker, Body=b"")
+
+        await self._sync(put_markers)
+
+    async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
+        if ref.is_root:
+            raise NotFound("The root is a folder, not a file.")
+        try:
+            result = await obstore.get_async(self._store, str(ref))
+        except FileNotFoundError:
+            raise NotFound(f"File '{ref}' does not exist.") from None
+        async for chunk in result.stream(min_chunk_size=PART_SIZE):
+            yield bytes(chunk)
+
+    async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
+        written = 0
+
+        async def limited() -> AsyncIterator[bytes]:
+            nonlocal written
+            async for chunk in chunks:
+                written += len(chunk)
+                if written > max_bytes:
+                    raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes.")
+                yield chunk
+
+        await obstore.put_async(
+            self._store,
+            str(ref),
+            limited(),
+            chunk_size=PART_SIZE,
+            max_concurrency=PART_CONCURRENCY,
+        )
+        await self.make_folder(ref.parent)
+        return written
+
+    async def rename(self, source: FileRef, target: FileRef) -> None:
+        found = await self.stat(source)
+        if found is None:
+            raise NotFound(f"'{source}' does not exist.")
+        if await self.stat(target) is not None:
+            raise AlreadyExists(f"'{target}' already exists.")
+        if found.kind is EntryKind.FILE:
+            await self._sync(lambda: self._copy(self._key(source), self._key(target)))
+            await self.make_folder(target.parent)
+            await self._sync(lambda: self._delete_keys([self._key(source)]))
+            return
+        if await self.list_folder(source, recursive=False):
+            raise NotAllowed(
+                f"Folder '{source.as_folder()}' is not empty; only empty folders can be renamed."
+            )
+        await self.make_folder(target)
+        await self._sync(lambda: self._delete_keys([self._folder_prefix(source)]))
+
+    def _copy(self, source_key: str, target_key: str) -> None:
+        # The managed copy switches to a multipart copy above 5 GB (CopyObject's limit).
+        self._client.copy({"Bucket": self._bucket, "Key": source_key}, self._bucket, target_key)
+
+    async def delete(self, ref: FileRef) -> None:
+        def remove() -> None:
+            if not ref.is_root:
+                self._delete_keys([self._key(ref)])
+            for page in self._pages(self._folder_prefix(ref), delimiter=False):
+                self._delete_keys([item["Key"] for item in page.get("Contents", ())])
+
+        await self._sync(remove)
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            answer = self._client.delete_objects(
+                Bucket=self._bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise OSError(f"S3 refused to delete {first.get('Key')}: {first.get('Message')}")
+
+    def uri(self, ref: FileRef) -> str:
+        return f"s3://{self._bucket}/{self._key(ref)}"
+
+    async def download_request(self, ref: FileRef) -> HttpRequestSpec | None:
+        url = await obstore.sign_async(
+            self._store, "GET", str(ref), timedelta(seconds=self._expiry)
+        )
+        return HttpRequestSpec(method="get", url=url)
+
+    async def upload_request(self, folder: FileRef, *, max_bytes: int) -> HttpRequestSpec | None:
+        prefix = self._folder_prefix(folder)
+        post = await self._sync(
+            lambda: self._client.generate_presigned_post(
+                Bucket=self._bucket,
+                Key=prefix + "${filename}",
+                Conditions=[
+                    ["starts-with", "$key", prefix],
+                    ["content-length-range", 0, max_bytes],
+                ],
+                ExpiresIn=self._expiry,
+            )
+        )
+        return HttpRequestSpec(method="post", url=post["url"], data=dict(post["fields"]))
+
+    async def check(self) -> None:
+        await self._sync(
+            lambda: self._client.list_objects_v2(
+                Bucket=self._bucket, Prefix=self._folder_prefix(FileRef(())), MaxKeys=1
+            )
+        )
