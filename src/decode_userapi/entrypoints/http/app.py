@@ -13,7 +13,7 @@ from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.auth import user_dependency
 from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
-from decode_userapi.entrypoints.http.routes import general
+from decode_userapi.entrypoints.http.routes import files, general
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
 
     handlers: list[ControllerRouterHandler] = [
         general.router(container),
+        files.router(container),
         openapi_document,
         swagger_assets(),
     ]
