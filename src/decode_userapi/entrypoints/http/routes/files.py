@@ -7,11 +7,12 @@ slash marks a folder path without suffix (`GET /files/data/url/` lists folder `d
 """
 
 import re
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -84,9 +85,12 @@ async def read(
     list_files: NamedDependency[ListFiles],
     download_file: NamedDependency[DownloadFile],
     get_download_url: NamedDependency[GetDownloadUrl],
-    path: str = "",
-    show_dirs: bool = True,
-    recursive: bool = False,
+    path: FromPath[str] = "",
+    show_dirs: Annotated[
+        bool,
+        QueryParameter(description="Include folders (`true`/`True`/`1` or `false`/`False`/`0`)."),
+    ] = True,
+    recursive: Annotated[bool, QueryParameter(description="Include everything below.")] = False,
 ) -> Response[Any]:
     """`GET /files/{path}`: `[FileInfo]` sorted by path (404 when not a folder).
     `GET /files/{path}/download`: the file's bytes, or a folder as `<folder>.zip`.
@@ -115,7 +119,7 @@ async def write(
     upload_file: NamedDependency[UploadFile],
     create_folder: NamedDependency[CreateFolder],
     get_upload_url: NamedDependency[GetUploadUrl],
-    path: str = "",
+    path: FromPath[str] = "",
 ) -> Response[Any]:
     """The folder must start with `config`, `data` or `artifact`.
     `POST /files/{type}/{path}/upload`: 201 `FileInfo` of `{type}/{path}/{filename}`.
@@ -140,8 +144,8 @@ async def write(
 async def rename(
     user: NamedDependency[User],
     rename_file: NamedDependency[RenameFile],
-    data: RenameRequest,
-    path: str = "",
+    data: JSONBody[RenameRequest],
+    path: FromPath[str] = "",
 ) -> FileInfo:
     """405 for the root, a predefined folder or a non-empty folder; 404 when missing;
     409 when the new path exists; 400 when it is not inside a predefined folder."""
@@ -151,7 +155,7 @@ async def rename(
 
 @delete(PATHS, summary="Delete a file or a folder", tags=["files"], status_code=HTTP_204_NO_CONTENT)
 async def remove(
-    user: NamedDependency[User], delete_file: NamedDependency[DeleteFile], path: str = ""
+    user: NamedDependency[User], delete_file: NamedDependency[DeleteFile], path: FromPath[str] = ""
 ) -> None:
     """Missing is not an error. A predefined folder is emptied; deleting the root
     empties the space and re-creates the predefined folders."""
