@@ -323,6 +323,12 @@ async def test_every_route_needs_a_token(client: Client, method: str, path: str)
     assert response.status_code == 401
 
 
+def _folder_holding(root: Path, path: str) -> str:
+    """The name of the one user folder under `root` that holds `path`."""
+    [found] = root.glob(f"*/{path}")
+    return found.relative_to(root).parts[0]
+
+
 class TestTwoUsers:
     """Bob cannot see or touch Alice's files, whatever he sends."""
 
@@ -331,8 +337,7 @@ class TestTwoUsers:
         self, client: Client, alice: dict[str, str], settings: Settings
     ) -> AsyncIterator[str]:
         await upload(client, alice, "config", "secret.txt", b"alice's secret")
-        [secret_path] = Path(settings.user_data_root_path).glob("*/config/secret.txt")
-        yield secret_path.parents[1].name
+        yield _folder_holding(Path(settings.user_data_root_path), "config/secret.txt")
         secret = await client.get("/files/config/secret.txt/download", headers=alice)
         assert secret.content == b"alice's secret"
         assert paths((await client.get("/files/?recursive=1", headers=alice)).json()) == [
