@@ -212,6 +212,18 @@ async def test_the_download_url_is_sent_as_is(client: Client, alice: dict[str, s
     assert (await client.get("/files/data/nothing/url", headers=alice)).status_code == 404
 
 
+async def test_urls_of_names_with_reserved_characters_work(
+    client: Client, alice: dict[str, str]
+) -> None:
+    await upload(client, alice, "data/x y", "a#b?c%d é.txt", b"hello")
+    download = (await client.get("/files/data/x y/a%23b%3Fc%25d é.txt/url", headers=alice)).json()
+    assert download["url"].endswith("/files/data/x%20y/a%23b%3Fc%25d%20%C3%A9.txt/download")
+    assert (await client.request(**download)).content == b"hello"
+    upload_request = (await client.post("/files/data/x y/url", headers=alice)).json()
+    sent = await client.request(**upload_request, files={"file": ("z.txt", b"z")})
+    assert sent.json()["path"] == "data/x y/z.txt"
+
+
 async def test_a_folder_downloads_as_a_zip(client: Client, alice: dict[str, str]) -> None:
     await upload(client, alice, "data/run", "a.txt", b"first")
     await upload(client, alice, "data/run/deep", "b.bin", bytes(range(256)) * 1000)

@@ -44,14 +44,14 @@ def _split(
     return path, ""
 
 
-def _own_url(request: Request[Any, Any, Any], suffix: str) -> HttpRequestSpec:
-    """This API's route for the same path with `/url` replaced by `suffix`."""
-    url = str(request.url.with_replacements(query=""))
-    url = url.rstrip("?").removesuffix("/url") + f"/{suffix}"
+def _own_url(request: Request[Any, Any, Any], ref: FileRef, suffix: str) -> HttpRequestSpec:
+    """This API's `/files/{ref}/{suffix}` route, sent with the caller's `authorization`."""
+    base = str(request.base_url).rstrip("/")
+    path = "".join(f"{quote(part, safe='')}/" for part in ref.parts)
     authorization = request.headers.get("authorization")
     return HttpRequestSpec(
         method="post" if suffix == UPLOAD else "get",
-        url=url,
+        url=f"{base}/files/{path}{suffix}",
         headers={"authorization": authorization} if authorization else {},
     )
 
@@ -100,7 +100,7 @@ async def read(
     if suffix == DOWNLOAD:
         return _stream(await download_file(user, ref))
     if suffix == URL:
-        spec = await get_download_url(user, ref, _own_url(request, DOWNLOAD))
+        spec = await get_download_url(user, ref, _own_url(request, ref, DOWNLOAD))
         return Response(FileHTTPRequest.of(spec))
     entries = await list_files(user, ref, show_dirs=show_dirs, recursive=recursive)
     return Response([FileInfo.of(entry) for entry in entries])
@@ -135,7 +135,7 @@ async def write(
             await chunks.aclose()
         return Response(FileInfo.of(entry), status_code=HTTP_201_CREATED)
     if suffix == URL:
-        spec = await get_upload_url(user, folder, _own_url(request, UPLOAD))
+        spec = await get_upload_url(user, folder, _own_url(request, folder, UPLOAD))
         return Response(FileHTTPRequest.of(spec), status_code=HTTP_201_CREATED)
     return Response(FileInfo.of(await create_folder(user, folder)), status_code=HTTP_201_CREATED)
 
