@@ -47,3 +47,9 @@ class RenameRequest(msgspec.Struct, frozen=True):
     """The new path of a file or an empty folder."""
 
     path: str
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """Every error response: what went wrong, worded for the user."""
+
+    detail: str

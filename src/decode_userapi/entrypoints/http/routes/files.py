@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -20,7 +21,12 @@ from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.multipart_upload import file_field
-from decode_userapi.entrypoints.http.schemas import FileHTTPRequest, FileInfo, RenameRequest
+from decode_userapi.entrypoints.http.schemas import (
+    ErrorBody,
+    FileHTTPRequest,
+    FileInfo,
+    RenameRequest,
+)
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import Download, DownloadFile, GetDownloadUrl
@@ -30,6 +36,16 @@ from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, Up
 PATHS = ["/", "/{path:path}"]
 DOWNLOAD, URL, UPLOAD = "download", "url", "upload"
 _TOKEN = re.compile(r"[A-Za-z0-9!#$&+.^_`|~-]+")
+
+
+def _error(description: str) -> ResponseSpec:
+    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+
+
+def _body(data: Any, description: str, media_type: str = "application/json") -> ResponseSpec:
+    return ResponseSpec(
+        data, description=description, media_type=media_type, generate_examples=False
+    )
 
 
 def _split(
@@ -78,6 +94,15 @@ def _stream(download: Download) -> Stream:
     summary="List a folder, download a file or folder (`…/download`), or get a download URL"
     " (`…/url`)",
     tags=["files"],
+    responses={
+        200: _body(
+            list[FileInfo] | FileHTTPRequest | bytes,
+            "The listing; the file's bytes (`application/octet-stream`, a folder as a zip);"
+            " or the download request (`…/url`).",
+        ),
+        400: _error("The path is not a valid path."),
+        404: _error("Nothing there, or (listing) not a folder."),
+    },
 )
 async def read(
     request: Request[Any, Any, Any],
@@ -112,6 +137,15 @@ async def read(
     " (`…/url`), or create a folder (trailing `/`)",
     tags=["files"],
     status_code=HTTP_201_CREATED,
+    responses={
+        201: _body(
+            FileInfo | FileHTTPRequest,
+            "The uploaded file or created folder; or the upload request (`…/url`).",
+        ),
+        400: _error("Not under config/, data/ or artifact/, a bad name, or no `file` field."),
+        409: _error("A folder stands where the file goes, or a file where a folder goes."),
+        413: _error("The file is over the upload limit (`MAX_UPLOAD_BYTES`)."),
+    },
 )
 async def write(
     request: Request[Any, Any, Any],
@@ -140,7 +174,18 @@ async def write(
     return Response(FileInfo.of(await create_folder(user, folder)), status_code=HTTP_201_CREATED)
 
 
-@put(PATHS, summary="Rename a file or an empty folder", tags=["files"], status_code=HTTP_200_OK)
+@put(
+    PATHS,
+    summary="Rename a file or an empty folder",
+    tags=["files"],
+    status_code=HTTP_200_OK,
+    responses={
+        400: _error("The new path is not inside a predefined folder, or not valid."),
+        404: _error("Nothing to rename."),
+        405: _error("The root, a predefined folder, or a folder that is not empty."),
+        409: _error("The new path exists."),
+    },
+)
 async def rename(
     user: NamedDependency[User],
     rename_file: NamedDependency[RenameFile],
