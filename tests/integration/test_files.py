@@ -231,6 +231,7 @@ async def test_a_folder_downloads_as_a_zip(client: Client, alice: dict[str, str]
     response = await client.get("/files/data/run/download", headers=alice)
     assert response.status_code == 200
     assert response.headers["content-disposition"] == "attachment; filename=run.zip"
+    assert response.headers["content-length"] == str(len(response.content))
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         assert archive.testzip() is None
         assert archive.namelist() == ["a.txt", "deep/", "deep/b.bin", "empty/"]

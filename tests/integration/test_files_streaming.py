@@ -205,8 +205,10 @@ def test_a_gib_streams_through_in_constant_memory(tmp_path: Path) -> None:
                 assert download.headers["content-disposition"] == "attachment; filename=big.zip"
                 for chunk in download.iter_bytes(MIB):
                     out.write(chunk)
+                announced = int(download.headers["content-length"])
         _report("zip of a 1 GiB folder", rss, time.monotonic() - started)
         assert rss.growth < MAX_GROWTH
+        assert archive.stat().st_size == announced
         unzipped = hashlib.sha256()
         with zipfile.ZipFile(archive) as opened, opened.open("frames.bin") as member:
             while chunk := member.read(MIB):

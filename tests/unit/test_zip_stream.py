@@ -12,6 +12,7 @@ from decode_userapi.services.files.zip_stream import (
     ZIP32_LIMIT,
     MemberSizeChanged,
     ZipMember,
+    zip_size,
     zip_stream,
 )
 
@@ -27,7 +28,10 @@ def chunks_of(*parts: bytes) -> Callable[[], AsyncIterator[bytes]]:
 
 
 async def archive(members: list[ZipMember]) -> bytes:
-    return b"".join([chunk async for chunk in zip_stream(members, modified=MOMENT)])
+    """The archive's bytes, checked to be as long as `zip_size` announced."""
+    content = b"".join([chunk async for chunk in zip_stream(members, modified=MOMENT)])
+    assert len(content) == zip_size(members)
+    return content
 
 
 async def test_python_reads_what_it_writes() -> None:
@@ -107,6 +111,7 @@ async def test_members_over_4_gib_use_zip64(tmp_path: Path) -> None:
                 out.seek(len(chunk), os.SEEK_CUR)
             else:
                 out.write(chunk)
+    assert target.stat().st_size == zip_size(members)
     with zipfile.ZipFile(target) as opened:
         big_info, after_info = opened.infolist()
         assert big_info.file_size == big_size

@@ -9,17 +9,17 @@ from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import FileStorage, HttpRequestSpec
 from decode_userapi.services.files.space import UserSpace, UserSpaces
-from decode_userapi.services.files.zip_stream import ZipMember, zip_stream
+from decode_userapi.services.files.zip_stream import ZipMember, zip_size, zip_stream
 
 ROOT_ARCHIVE_NAME = "files"
 
 
 @dataclass(frozen=True)
 class Download:
-    """Bytes to send: `size` is None when it is only known at the end (a zip)."""
+    """Bytes to send, `size` of them."""
 
     filename: str
-    size: int | None
+    size: int
     chunks: AsyncIterator[bytes]
 
 
@@ -27,7 +27,8 @@ class DownloadFile:
     """A file's bytes, or a folder as a zip archive streamed while it is read.
 
     `NotFound` (before any byte is read) when nothing is at `path`. The zip holds the
-    folder's content with paths relative to it and is named `<folder>.zip`.
+    folder's content with paths relative to it and is named `<folder>.zip`; its size
+    is known in advance (members are stored), so clients can tell a cut transfer.
     """
 
     def __init__(self, spaces: UserSpaces) -> None:
@@ -44,7 +45,7 @@ class DownloadFile:
         stored = await storage.list_folder(space.ref(path), recursive=True)
         members = _zip_members(storage, space, path, stored)
         archive = zip_stream(members, modified=datetime.now(UTC))
-        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", None, archive)
+        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", zip_size(members), archive)
 
 
 def _zip_members(

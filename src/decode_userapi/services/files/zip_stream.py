@@ -142,6 +142,20 @@ def _end_records(count: int, directory_offset: int, directory_size: int) -> byte
     return records
 
 
+def zip_size(members: Iterable[ZipMember]) -> int:
+    """The exact length of `zip_stream(members)`, known before a byte is read."""
+    offset = directory_size = count = 0
+    for member in members:
+        name = member.name.encode()
+        zip64 = member.size >= ZIP32_LIMIT
+        entry = _Written(name, member.chunks is None, 0, member.size, offset)
+        offset += len(_local_header(name, zip64, (0, 0))) + member.size
+        offset += len(_data_descriptor(0, member.size, zip64))
+        directory_size += len(_central_header(entry, (0, 0)))
+        count += 1
+    return offset + directory_size + len(_end_records(count, offset, directory_size))
+
+
 async def zip_stream(
     members: Iterable[ZipMember], *, modified: datetime
 ) -> AsyncGenerator[bytes, None]:

@@ -83,9 +83,10 @@ def content_disposition(filename: str) -> str:
 
 
 def _stream(download: Download) -> Stream:
-    headers = {"Content-Disposition": content_disposition(download.filename)}
-    if download.size is not None:
-        headers["Content-Length"] = str(download.size)
+    headers = {
+        "Content-Disposition": content_disposition(download.filename),
+        "Content-Length": str(download.size),
+    }
     return Stream(download.chunks, media_type="application/octet-stream", headers=headers)
 
 
