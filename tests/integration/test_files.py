@@ -237,6 +237,11 @@ async def test_a_folder_downloads_as_a_zip(client: Client, alice: dict[str, str]
         assert archive.namelist() == ["a.txt", "deep/", "deep/b.bin", "empty/"]
         assert archive.read("a.txt") == b"first"
         assert archive.read("deep/b.bin") == bytes(range(256)) * 1000
+    whole_space = await client.get("/files/download", headers=alice)
+    assert whole_space.headers["content-disposition"] == "attachment; filename=files.zip"
+    with zipfile.ZipFile(io.BytesIO(whole_space.content)) as archive:
+        assert archive.read("data/run/a.txt") == b"first"
+        assert "output/" in archive.namelist()
     folder_url = (await client.get("/files/data/run/url", headers=alice)).json()
     assert folder_url["url"] == "http://testserver.local/files/data/run/download"
 

@@ -42,10 +42,8 @@ def _error(description: str) -> ResponseSpec:
     return ResponseSpec(ErrorBody, description=description, generate_examples=False)
 
 
-def _body(data: Any, description: str, media_type: str = "application/json") -> ResponseSpec:
-    return ResponseSpec(
-        data, description=description, media_type=media_type, generate_examples=False
-    )
+def _body(data: Any, description: str) -> ResponseSpec:
+    return ResponseSpec(data, description=description, generate_examples=False)
 
 
 def _split(
@@ -138,6 +136,7 @@ async def read(
     " (`…/url`), or create a folder (trailing `/`)",
     tags=["files"],
     status_code=HTTP_201_CREATED,
+    request_max_body_size=None,  # uploads stream; UploadFile enforces MAX_UPLOAD_BYTES
     responses={
         201: _body(
             FileInfo | FileHTTPRequest,
