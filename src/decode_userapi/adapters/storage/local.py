@@ -88,7 +88,7 @@ class LocalFileStorage:
         try:
             self._path(ref).mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError, NotFound):
-            raise AlreadyExists(f"'{ref}' or a folder above it is a file.") from None
+            raise AlreadyExists(f"'{ref}' or a folder above it is a file or a link.") from None
 
     async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
         entry = await self.stat(ref)
@@ -118,14 +118,17 @@ class LocalFileStorage:
                 chunk_size=CHUNK_SIZE,
                 max_concurrency=UPLOAD_CONCURRENCY,
             )
-            await self.make_folder(ref.parent)
-            target = self._path(ref)
-            if target.is_dir() and not target.is_symlink():
-                raise AlreadyExists(f"'{ref}' is a folder.")
-            await anyio.to_thread.run_sync(os.replace, self._root / staged, target)
+            await anyio.to_thread.run_sync(self._move_into_place, self._root / staged, ref)
         finally:
             await anyio.to_thread.run_sync(lambda: (self._root / staged).unlink(missing_ok=True))
         return written
+
+    def _move_into_place(self, staged: Path, ref: FileRef) -> None:
+        self._make_folder(ref.parent)
+        target = self._path(ref)
+        if target.is_dir() and not target.is_symlink():
+            raise AlreadyExists(f"'{ref}' is a folder.")
+        os.replace(staged, target)
 
     async def rename(self, source: FileRef, target: FileRef) -> None:
         def move() -> None:
