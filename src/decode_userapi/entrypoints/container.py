@@ -24,6 +24,11 @@ from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn
+from decode_userapi.services.files.changes import DeleteFile, RenameFile
+from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
+from decode_userapi.services.files.listing import ListFiles
+from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 from decode_userapi.services.jobs.applications import ListApplications
 from decode_userapi.services.jobs.delete import DeleteJob
 from decode_userapi.services.jobs.notify import NotifyJobEnded
@@ -81,6 +86,20 @@ class Container(containers.DeclarativeContainer):
             presigned_url_expiry_seconds=settings.provided.presigned_url_expiry_seconds,
         ),
     )
+
+    user_spaces = providers.Singleton(UserSpaces, storage=file_storage)
+    list_files = providers.Factory(ListFiles, spaces=user_spaces)
+    upload_file = providers.Factory(
+        UploadFile, spaces=user_spaces, max_bytes=settings.provided.max_upload_bytes
+    )
+    create_folder = providers.Factory(CreateFolder, spaces=user_spaces)
+    get_upload_url = providers.Factory(
+        GetUploadUrl, spaces=user_spaces, max_bytes=settings.provided.max_upload_bytes
+    )
+    download_file = providers.Factory(DownloadFile, spaces=user_spaces)
+    get_download_url = providers.Factory(GetDownloadUrl, spaces=user_spaces)
+    rename_file = providers.Factory(RenameFile, spaces=user_spaces)
+    delete_file = providers.Factory(DeleteFile, spaces=user_spaces)
 
     check_readiness = providers.Factory(
         CheckReadiness,

@@ -37,7 +37,10 @@ class FileStorage(Protocol):
         ...
 
     async def make_folder(self, ref: FileRef) -> None:
-        """Create the folder and its parents; an existing folder is fine."""
+        """Create the folder and its parents; an existing folder is fine.
+
+        Raises `AlreadyExists` when a file stands at `ref` or at one of its parents.
+        """
         ...
 
     def read(self, ref: FileRef) -> AsyncIterator[bytes]:
@@ -49,13 +52,18 @@ class FileStorage(Protocol):
 
         All or nothing: the file appears at `ref` only once every chunk was
         written. If the stream fails or passes `max_bytes` (`TooLarge`), nothing
-        is left behind and any previous file at `ref` is untouched.
+        is left behind and any previous file at `ref` is untouched. A previous file
+        is replaced; `AlreadyExists` when a folder stands at `ref` or a file at one
+        of its parents.
         """
         ...
 
     async def rename(self, source: FileRef, target: FileRef) -> None:
-        """Move a file or an empty folder. `target` must not exist (`AlreadyExists`);
-        a folder that is not empty raises `NotAllowed`."""
+        """Move a file or an empty folder, creating `target`'s missing parents.
+
+        `NotFound` when `source` is missing; `AlreadyExists` when `target` exists;
+        `NotAllowed` for a folder that is not empty.
+        """
         ...
 
     async def delete(self, ref: FileRef) -> None:

@@ -2,7 +2,8 @@
 
 Bytes stream through obstore's `LocalStore`; folders are real directories. Uploads are
 written into a staging folder beside the user folders and moved into place when
-complete, so a reader never sees half a file.
+complete, so a reader never sees half a file. Symbolic links are never followed: a path
+that passes through one is treated as absent, and listings leave them out.
 """
 
 import os
@@ -21,6 +22,8 @@ from decode_userapi.ports.file_storage import HttpRequestSpec
 
 STAGING = ".staging"
 CHUNK_SIZE = 1024 * 1024
+UPLOAD_CONCURRENCY = 2
+"""Parts obstore writes at once: bounds an upload's memory to about this many chunks."""
 
 
 class LocalFileStorage:
@@ -31,13 +34,21 @@ class LocalFileStorage:
         self._store = LocalStore(self._root)
 
     def _path(self, ref: FileRef) -> Path:
-        return self._root.joinpath(*ref.parts)
+        """The filesystem path of `ref`; `NotFound` when a folder on the way is a link
+        (or a file), so nothing outside the root is ever reached through a link."""
+        path = self._root.joinpath(*ref.parts)
+        if path != self._root and os.path.realpath(path.parent) != str(path.parent):
+            raise NotFound(f"'{ref}' does not exist.")
+        return path
 
     async def stat(self, ref: FileRef) -> FileEntry | None:
         return await anyio.to_thread.run_sync(self._stat, ref)
 
     def _stat(self, ref: FileRef) -> FileEntry | None:
-        path = self._path(ref)
+        try:
+            path = self._path(ref)
+        except NotFound:
+            return None
         if path.is_symlink():
             return None
         if path.is_dir():
@@ -71,10 +82,17 @@ class LocalFileStorage:
         return entries
 
     async def make_folder(self, ref: FileRef) -> None:
-        await anyio.to_thread.run_sync(lambda: self._path(ref).mkdir(parents=True, exist_ok=True))
+        await anyio.to_thread.run_sync(self._make_folder, ref)
+
+    def _make_folder(self, ref: FileRef) -> None:
+        try:
+            self._path(ref).mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError, NotFound):
+            raise AlreadyExists(f"'{ref}' or a folder above it is a file or a link.") from None
 
     async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
-        if not self._path(ref).is_file():
+        entry = await self.stat(ref)
+        if entry is None or entry.kind is not EntryKind.FILE:
             raise NotFound(f"File '{ref}' does not exist.")
         result = await obstore.get_async(self._store, str(ref))
         async for chunk in result.stream(min_chunk_size=CHUNK_SIZE):
@@ -93,33 +111,48 @@ class LocalFileStorage:
                 yield chunk
 
         try:
-            await obstore.put_async(self._store, staged, limited(), chunk_size=CHUNK_SIZE)
-            await self.make_folder(ref.parent)
-            await anyio.to_thread.run_sync(os.replace, self._root / staged, self._path(ref))
+            await obstore.put_async(
+                self._store,
+                staged,
+                limited(),
+                chunk_size=CHUNK_SIZE,
+                max_concurrency=UPLOAD_CONCURRENCY,
+            )
+            await anyio.to_thread.run_sync(self._move_into_place, self._root / staged, ref)
         finally:
             await anyio.to_thread.run_sync(lambda: (self._root / staged).unlink(missing_ok=True))
         return written
 
+    def _move_into_place(self, staged: Path, ref: FileRef) -> None:
+        self._make_folder(ref.parent)
+        target = self._path(ref)
+        if target.is_dir() and not target.is_symlink():
+            raise AlreadyExists(f"'{ref}' is a folder.")
+        os.replace(staged, target)
+
     async def rename(self, source: FileRef, target: FileRef) -> None:
         def move() -> None:
-            source_path, target_path = self._path(source), self._path(target)
-            if not source_path.exists():
+            if self._stat(source) is None:
                 raise NotFound(f"'{source}' does not exist.")
-            if target_path.exists():
+            self._make_folder(target.parent)
+            target_path = self._path(target)
+            if target_path.exists() or target_path.is_symlink():
                 raise AlreadyExists(f"'{target}' already exists.")
+            source_path = self._path(source)
             if source_path.is_dir() and any(source_path.iterdir()):
                 raise NotAllowed(
-                    f"Folder '{source.as_folder()}' is not empty; "
-                    "only empty folders can be renamed."
+                    f"Folder '{source.as_folder()}' is not empty; only empty folders move."
                 )
-            target_path.parent.mkdir(parents=True, exist_ok=True)
             source_path.rename(target_path)
 
         await anyio.to_thread.run_sync(move)
 
     async def delete(self, ref: FileRef) -> None:
         def remove() -> None:
-            path = self._path(ref)
+            try:
+                path = self._path(ref)
+            except NotFound:
+                return
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             else:

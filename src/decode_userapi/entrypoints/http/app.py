@@ -13,7 +13,7 @@ from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.auth import user_dependency
 from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
-from decode_userapi.entrypoints.http.routes import auth, general, internal, jobs
+from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         auth.router(container),
         jobs.router(container),
         internal.router(container),
+        files.router(container),
         openapi_document,
         swagger_assets(),
     ]

@@ -1,0 +1,227 @@
+"""`/files`: the caller's private space (list, upload, download, rename, delete).
+
+Litestar cannot route a segment after a `{path:path}` parameter, so each method has one
+handler that reads the contract's suffixes (`/download`, `/url`, `/upload`) off the path.
+Suffixes win: `GET /files/config/x/url` is the download URL of `config/x`. A trailing
+slash marks a folder path without suffix (`GET /files/data/url/` lists folder `data/url`).
+"""
+
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Request, Response, Router, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.users import User
+from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.multipart_upload import file_field
+from decode_userapi.entrypoints.http.schemas import (
+    ErrorBody,
+    FileHTTPRequest,
+    FileInfo,
+    RenameRequest,
+)
+from decode_userapi.ports.file_storage import HttpRequestSpec
+from decode_userapi.services.files.changes import DeleteFile, RenameFile
+from decode_userapi.services.files.downloads import Download, DownloadFile, GetDownloadUrl
+from decode_userapi.services.files.listing import ListFiles
+from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
+
+PATHS = ["/", "/{path:path}"]
+DOWNLOAD, URL, UPLOAD = "download", "url", "upload"
+_TOKEN = re.compile(r"[A-Za-z0-9!#$&+.^_`|~-]+")
+
+
+def _error(description: str) -> ResponseSpec:
+    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+
+
+def _body(data: Any, description: str) -> ResponseSpec:
+    return ResponseSpec(data, description=description, generate_examples=False)
+
+
+def _split(
+    request: Request[Any, Any, Any], path: str, suffixes: tuple[str, ...]
+) -> tuple[str, str]:
+    """(path without suffix, suffix or ''). A trailing slash in the URL means no suffix."""
+    if request.scope.get("raw_path", b"").endswith(b"/"):
+        return path, ""
+    head, _, last = path.rstrip("/").rpartition("/")
+    if last in suffixes:
+        return head, last
+    return path, ""
+
+
+def _own_url(request: Request[Any, Any, Any], ref: FileRef, suffix: str) -> HttpRequestSpec:
+    """This API's `/files/{ref}/{suffix}` route, sent with the caller's `authorization`."""
+    base = str(request.base_url).rstrip("/")
+    path = "".join(f"{quote(part, safe='')}/" for part in ref.parts)
+    authorization = request.headers.get("authorization")
+    return HttpRequestSpec(
+        method="post" if suffix == UPLOAD else "get",
+        url=f"{base}/files/{path}{suffix}",
+        headers={"authorization": authorization} if authorization else {},
+    )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment; filename=...`, with an RFC 5987 `filename*` for names that need it."""
+    if _TOKEN.fullmatch(filename):
+        return f"attachment; filename={filename}"
+    fallback = "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _stream(download: Download) -> Stream:
+    headers = {
+        "Content-Disposition": content_disposition(download.filename),
+        "Content-Length": str(download.size),
+    }
+    return Stream(download.chunks, media_type="application/octet-stream", headers=headers)
+
+
+@get(
+    PATHS,
+    summary="List a folder, download a file or folder (`…/download`), or get a download URL"
+    " (`…/url`)",
+    tags=["files"],
+    responses={
+        200: _body(
+            list[FileInfo] | FileHTTPRequest | bytes,
+            "The listing; the file's bytes (`application/octet-stream`, a folder as a zip);"
+            " or the download request (`…/url`).",
+        ),
+        400: _error("The path is not a valid path."),
+        404: _error("Nothing there, or (listing) not a folder."),
+    },
+)
+async def read(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[User],
+    list_files: NamedDependency[ListFiles],
+    download_file: NamedDependency[DownloadFile],
+    get_download_url: NamedDependency[GetDownloadUrl],
+    path: FromPath[str] = "",
+    show_dirs: Annotated[
+        bool,
+        QueryParameter(description="Include folders (`true`/`True`/`1` or `false`/`False`/`0`)."),
+    ] = True,
+    recursive: Annotated[bool, QueryParameter(description="Include everything below.")] = False,
+) -> Response[Any]:
+    """`GET /files/{path}`: `[FileInfo]` sorted by path (404 when not a folder).
+    `GET /files/{path}/download`: the file's bytes, or a folder as `<folder>.zip`.
+    `GET /files/{path}/url`: a `FileHTTPRequest` that downloads it."""
+    target, suffix = _split(request, path, (DOWNLOAD, URL))
+    ref = FileRef.parse(target)
+    if suffix == DOWNLOAD:
+        return _stream(await download_file(user, ref))
+    if suffix == URL:
+        spec = await get_download_url(user, ref, _own_url(request, ref, DOWNLOAD))
+        return Response(FileHTTPRequest.of(spec))
+    entries = await list_files(user, ref, show_dirs=show_dirs, recursive=recursive)
+    return Response([FileInfo.of(entry) for entry in entries])
+
+
+@post(
+    PATHS,
+    summary="Upload into a folder (`…/upload`, multipart field `file`), get an upload URL"
+    " (`…/url`), or create a folder (trailing `/`)",
+    tags=["files"],
+    status_code=HTTP_201_CREATED,
+    request_max_body_size=None,  # uploads stream; UploadFile enforces MAX_UPLOAD_BYTES
+    responses={
+        201: _body(
+            FileInfo | FileHTTPRequest,
+            "The uploaded file or created folder; or the upload request (`…/url`).",
+        ),
+        400: _error("Not under config/, data/ or artifact/, a bad name, or no `file` field."),
+        409: _error("A folder stands where the file goes, or a file where a folder goes."),
+        413: _error("The file is over the upload limit (`MAX_UPLOAD_BYTES`)."),
+    },
+)
+async def write(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[User],
+    upload_file: NamedDependency[UploadFile],
+    create_folder: NamedDependency[CreateFolder],
+    get_upload_url: NamedDependency[GetUploadUrl],
+    path: FromPath[str] = "",
+) -> Response[Any]:
+    """The folder must start with `config`, `data` or `artifact`.
+    `POST /files/{type}/{path}/upload`: 201 `FileInfo` of `{type}/{path}/{filename}`.
+    `POST /files/{type}/{path}/url`: 201 `FileHTTPRequest` that uploads into the folder.
+    `POST /files/{type}/{path}/`: 201 `FileInfo` of the created folder."""
+    target, suffix = _split(request, path, (UPLOAD, URL))
+    folder = FileRef.parse(target)
+    if suffix == UPLOAD:
+        filename, chunks = await file_field(request)
+        try:
+            entry = await upload_file(user, folder, filename, chunks)
+        finally:
+            await chunks.aclose()
+        return Response(FileInfo.of(entry), status_code=HTTP_201_CREATED)
+    if suffix == URL:
+        spec = await get_upload_url(user, folder, _own_url(request, folder, UPLOAD))
+        return Response(FileHTTPRequest.of(spec), status_code=HTTP_201_CREATED)
+    return Response(FileInfo.of(await create_folder(user, folder)), status_code=HTTP_201_CREATED)
+
+
+@put(
+    PATHS,
+    summary="Rename a file or an empty folder",
+    tags=["files"],
+    status_code=HTTP_200_OK,
+    responses={
+        400: _error("The new path is not inside a predefined folder, or not valid."),
+        404: _error("Nothing to rename."),
+        405: _error("The root, a predefined folder, or a folder that is not empty."),
+        409: _error("The new path exists."),
+    },
+)
+async def rename(
+    user: NamedDependency[User],
+    rename_file: NamedDependency[RenameFile],
+    data: JSONBody[RenameRequest],
+    path: FromPath[str] = "",
+) -> FileInfo:
+    """405 for the root, a predefined folder or a non-empty folder; 404 when missing;
+    409 when the new path exists; 400 when it is not inside a predefined folder."""
+    entry = await rename_file(user, FileRef.parse(path), FileRef.parse(data.path))
+    return FileInfo.of(entry)
+
+
+@delete(PATHS, summary="Delete a file or a folder", tags=["files"], status_code=HTTP_204_NO_CONTENT)
+async def remove(
+    user: NamedDependency[User], delete_file: NamedDependency[DeleteFile], path: FromPath[str] = ""
+) -> None:
+    """Missing is not an error. A predefined folder is emptied; deleting the root
+    empties the space and re-creates the predefined folders."""
+    await delete_file(user, FileRef.parse(path))
+
+
+def router(container: Container) -> Router:
+    def provide(factory: Any) -> Provide:
+        return Provide(lambda: factory(), sync_to_thread=False)
+
+    return Router(
+        path="/files",
+        route_handlers=[read, write, rename, remove],
+        dependencies={
+            "list_files": provide(container.list_files),
+            "download_file": provide(container.download_file),
+            "get_download_url": provide(container.get_download_url),
+            "upload_file": provide(container.upload_file),
+            "create_folder": provide(container.create_folder),
+            "get_upload_url": provide(container.get_upload_url),
+            "rename_file": provide(container.rename_file),
+            "delete_file": provide(container.delete_file),
+        },
+    )

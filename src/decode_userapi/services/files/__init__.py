@@ -1,0 +1,1 @@
+"""The files use cases: every user's private space on the `FileStorage` port."""

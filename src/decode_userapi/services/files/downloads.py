@@ -1,0 +1,86 @@
+"""Getting files and folders out of the user's space."""
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from decode_userapi.domain.errors import NotFound
+from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.users import User
+from decode_userapi.ports.file_storage import FileStorage, HttpRequestSpec
+from decode_userapi.services.files.space import UserSpace, UserSpaces
+from decode_userapi.services.files.zip_stream import ZipMember, zip_size, zip_stream
+
+ROOT_ARCHIVE_NAME = "files"
+
+
+@dataclass(frozen=True)
+class Download:
+    """Bytes to send, `size` of them."""
+
+    filename: str
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+class DownloadFile:
+    """A file's bytes, or a folder as a zip archive streamed while it is read.
+
+    `NotFound` (before any byte is read) when nothing is at `path`. The zip holds the
+    folder's content with paths relative to it and is named `<folder>.zip`; its size
+    is known in advance (members are stored), so clients can tell a cut transfer.
+    """
+
+    def __init__(self, spaces: UserSpaces) -> None:
+        self._spaces = spaces
+
+    async def __call__(self, user: User, path: FileRef) -> Download:
+        space = await self._spaces.open(user)
+        storage = self._spaces.storage
+        entry = await storage.stat(space.ref(path))
+        if entry is None:
+            raise NotFound(f"'{path}' does not exist.")
+        if entry.kind is EntryKind.FILE:
+            return Download(path.name, entry.size_bytes, storage.read(space.ref(path)))
+        stored = await storage.list_folder(space.ref(path), recursive=True)
+        members = _zip_members(storage, space, path, stored)
+        archive = zip_stream(members, modified=datetime.now(UTC))
+        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", zip_size(members), archive)
+
+
+def _zip_members(
+    storage: FileStorage, space: UserSpace, folder: FileRef, stored: list[FileEntry]
+) -> list[ZipMember]:
+    members = []
+    for entry in sorted(stored, key=lambda entry: entry.wire_path):
+        name = space.entry(entry).ref.relative_to(folder)
+        if entry.kind is EntryKind.DIRECTORY:
+            members.append(ZipMember(f"{name}/"))
+        else:
+            members.append(ZipMember(name, entry.size_bytes, _reader(storage, entry.ref)))
+    return members
+
+
+def _reader(storage: FileStorage, ref: FileRef) -> Callable[[], AsyncIterator[bytes]]:
+    return lambda: storage.read(ref)
+
+
+class GetDownloadUrl:
+    """A request that downloads `path`: the storage's presigned GET for a file when it
+    offers one, else `api_request` (the API's own download route, built by the caller;
+    always for folders, which come as a zip). `NotFound` when nothing is there."""
+
+    def __init__(self, spaces: UserSpaces) -> None:
+        self._spaces = spaces
+
+    async def __call__(
+        self, user: User, path: FileRef, api_request: HttpRequestSpec
+    ) -> HttpRequestSpec:
+        space = await self._spaces.open(user)
+        entry = await self._spaces.storage.stat(space.ref(path))
+        if entry is None:
+            raise NotFound(f"'{path}' does not exist.")
+        if entry.kind is EntryKind.DIRECTORY:
+            return api_request
+        presigned = await self._spaces.storage.download_request(space.ref(path))
+        return presigned or api_request

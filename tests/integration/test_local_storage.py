@@ -1,0 +1,125 @@
+"""LocalFileStorage on a real folder: all-or-nothing writes, links never followed."""
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from decode_userapi.adapters.storage.local import STAGING, LocalFileStorage
+from decode_userapi.domain.errors import AlreadyExists, NotFound, TooLarge
+from decode_userapi.domain.files import EntryKind, FileRef
+
+
+def ref(raw: str) -> FileRef:
+    return FileRef.parse(raw)
+
+
+async def chunks(*parts: bytes, fail: bool = False) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+    if fail:
+        raise ConnectionError("client went away")
+
+
+async def read_all(storage: LocalFileStorage, raw: str) -> bytes:
+    return b"".join([chunk async for chunk in storage.read(ref(raw))])
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def storage(root: Path) -> LocalFileStorage:
+    return LocalFileStorage(root)
+
+
+async def test_write_read_and_stat(storage: LocalFileStorage) -> None:
+    assert await storage.write(ref("u/data/a/b.txt"), chunks(b"ab", b"c"), max_bytes=3) == 3
+    assert await read_all(storage, "u/data/a/b.txt") == b"abc"
+    entry = await storage.stat(ref("u/data/a/b.txt"))
+    assert entry is not None
+    assert (entry.kind, entry.size_bytes) == (EntryKind.FILE, 3)
+
+
+@pytest.mark.parametrize(
+    ("stream", "error"),
+    [
+        (lambda: chunks(b"new", b"data!"), TooLarge),
+        (lambda: chunks(b"new", fail=True), ConnectionError),
+    ],
+)
+async def test_a_failed_write_leaves_nothing_and_keeps_the_old_file(
+    storage: LocalFileStorage,
+    root: Path,
+    stream: Callable[[], AsyncIterator[bytes]],
+    error: type[Exception],
+) -> None:
+    await storage.write(ref("u/a.txt"), chunks(b"old"), max_bytes=10)
+    with pytest.raises(error):
+        await storage.write(ref("u/a.txt"), stream(), max_bytes=5)
+    assert await read_all(storage, "u/a.txt") == b"old"
+    assert list((root / STAGING).iterdir()) == []
+
+
+async def test_a_write_cannot_replace_a_folder_or_pass_through_a_file(
+    storage: LocalFileStorage, root: Path
+) -> None:
+    await storage.make_folder(ref("u/folder"))
+    await storage.write(ref("u/file"), chunks(b"x"), max_bytes=10)
+    with pytest.raises(AlreadyExists):
+        await storage.write(ref("u/folder"), chunks(b"x"), max_bytes=10)
+    with pytest.raises(AlreadyExists):
+        await storage.write(ref("u/file/inside"), chunks(b"x"), max_bytes=10)
+    with pytest.raises(AlreadyExists):
+        await storage.make_folder(ref("u/file/sub"))
+    assert list((root / STAGING).iterdir()) == []
+
+
+async def test_rename_never_replaces(storage: LocalFileStorage) -> None:
+    await storage.write(ref("u/a"), chunks(b"a"), max_bytes=10)
+    await storage.write(ref("u/b"), chunks(b"b"), max_bytes=10)
+    with pytest.raises(AlreadyExists):
+        await storage.rename(ref("u/a"), ref("u/b"))
+    with pytest.raises(NotFound):
+        await storage.rename(ref("u/none"), ref("u/c"))
+    await storage.rename(ref("u/a"), ref("u/new/a"))
+    assert await read_all(storage, "u/new/a") == b"a"
+    assert await read_all(storage, "u/b") == b"b"
+
+
+async def test_links_are_never_followed(
+    storage: LocalFileStorage, root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"secret")
+    await storage.make_folder(ref("u/data"))
+    (root / "u" / "data" / "folder-link").symlink_to(outside)
+    (root / "u" / "data" / "file-link").symlink_to(outside / "secret.txt")
+
+    assert await storage.list_folder(ref("u/data"), recursive=True) == []
+    for raw in ("u/data/folder-link", "u/data/file-link", "u/data/folder-link/secret.txt"):
+        assert await storage.stat(ref(raw)) is None
+        with pytest.raises(NotFound):
+            await read_all(storage, raw)
+    with pytest.raises(NotFound):
+        await storage.list_folder(ref("u/data/folder-link"), recursive=False)
+    with pytest.raises(NotFound):
+        await storage.write(ref("u/data/folder-link/new.txt"), chunks(b"x"), max_bytes=10)
+    with pytest.raises(NotFound):
+        await storage.rename(ref("u/data/folder-link/secret.txt"), ref("u/data/stolen"))
+    await storage.delete(ref("u/data/folder-link/secret.txt"))
+    await storage.delete(ref("u/data/folder-link"))
+    await storage.delete(ref("u/data/file-link"))
+
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert (outside / "secret.txt").read_bytes() == b"secret"
+    assert list((root / "u" / "data").iterdir()) == []
+
+
+async def test_the_staging_folder_is_not_a_user_folder(storage: LocalFileStorage) -> None:
+    await storage.write(ref("u/a"), chunks(b"a"), max_bytes=10)
+    listing = await storage.list_folder(ref("u"), recursive=True)
+    assert [str(entry.ref) for entry in listing] == ["u/a"]
