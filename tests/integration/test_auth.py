@@ -223,6 +223,7 @@ async def test_headers_for_gives_a_confirmed_user(client: Client, headers_for: H
 async def test_access_info_tells_how_to_sign_in(client: Client, settings: Settings) -> None:
     response = await client.get("/access_info")
     assert response.status_code == 200
+    expected: dict[str, dict[str, str | None]]
     if settings.identity == "local":
         expected = {
             "local": {

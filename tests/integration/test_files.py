@@ -156,8 +156,10 @@ async def test_uploads_only_go_to_upload_folders(
 async def test_a_bad_upload_body_is_400_and_stores_nothing(
     client: Client, alice: dict[str, str], kwargs: dict[str, object], detail: str
 ) -> None:
-    headers = {**alice, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
-    response = await client.post("/files/data/upload", headers=headers, **kwargs)  # type: ignore[arg-type]
+    # A copy: the parameters are shared by both stacks' runs.
+    request = dict(kwargs)
+    headers = {**alice, **request.pop("headers", {})}  # type: ignore[dict-item]
+    response = await client.post("/files/data/upload", headers=headers, **request)  # type: ignore[arg-type]
     assert response.status_code == 400
     assert detail in response.json()["detail"]
     assert (await client.get("/files/data", headers=alice)).json() == []

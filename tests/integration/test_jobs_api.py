@@ -108,7 +108,8 @@ async def put_file(container: Container, owner: Caller, path: str, content: byte
     storage = container.file_storage()
     ref = FileRef((owner.id, *FileRef.parse(path).parts))
     await storage.write(ref, chunks(), max_bytes=1_000_000)
-    return storage.uri(ref)
+    uri: str = storage.uri(ref)
+    return uri
 
 
 def space_uri(settings: Settings, owner: Caller) -> str:
