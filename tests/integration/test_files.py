@@ -165,21 +165,30 @@ async def test_a_bad_upload_body_is_400_and_stores_nothing(
     assert (await client.get("/files/data", headers=alice)).json() == []
 
 
+@pytest.mark.parametrize("limit", [1000, 6 * 1024 * 1024], ids=["small", "past-one-s3-part"])
 async def test_an_upload_over_the_limit_is_413_and_leaves_nothing(
-    container: Container, settings: Settings, alice: dict[str, str]
+    container: Container, settings: Settings, alice: dict[str, str], limit: int
 ) -> None:
-    container.settings.override(msgspec.structs.replace(settings, max_upload_bytes=1000))
+    container.settings.override(msgspec.structs.replace(settings, max_upload_bytes=limit))
     async with AsyncTestClient(create_app(container)) as small:
         response = await small.post(
-            "/files/data/upload", headers=alice, files={"file": ("big.bin", b"x" * 1001)}
+            "/files/data/upload", headers=alice, files={"file": ("big.bin", b"x" * (limit + 1))}
         )
         assert response.status_code == 413
-        assert "1000 bytes" in response.json()["detail"]
+        assert f"{limit} bytes" in response.json()["detail"]
         assert (await small.get("/files/data", headers=alice)).json() == []
-        await upload(small, alice, "data", "fits.bin", b"x" * 1000)
+        await upload(small, alice, "data", "fits.bin", b"x" * limit)
     if settings.filesystem == "local":
         staging = Path(settings.user_data_root_path) / ".staging"
         assert list(staging.iterdir()) == []
+    else:  # no unfinished multipart upload left behind, and only the 1000 bytes stored
+        s3 = boto3.client(
+            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region
+        )
+        assert s3.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads", []) == []
+        assert [key for key in bucket_keys(settings) if key.endswith(".bin")] == [
+            f"user_data/{user_folder_holding(settings, 'data/fits.bin')}/data/fits.bin"
+        ]
 
 
 def bucket_keys(settings: Settings) -> list[str]:
