@@ -76,10 +76,11 @@ class S3RegistrySource:
             "s3",
             endpoint_url=endpoint_url,
             config=Config(
-                # A check runs inside a request: fail fast, the last good registry stays.
+                # A check runs inside a request: fail fast and keep the last good
+                # registry; the next check, an interval later, is the retry.
                 connect_timeout=2,
                 read_timeout=5,
-                retries={"mode": "standard", "max_attempts": 2},
+                retries={"mode": "standard", "max_attempts": 1},
                 s3={"addressing_style": "path"} if endpoint_url else {},
             ),
         )
