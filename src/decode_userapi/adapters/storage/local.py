@@ -16,7 +16,8 @@ import anyio.to_thread
 import obstore
 from obstore.store import LocalStore
 
-from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, TooLarge
+from decode_userapi.adapters.storage.streams import SizeLimited
+from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
@@ -100,28 +101,19 @@ class LocalFileStorage:
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
         staged = f"{STAGING}/{uuid.uuid4().hex}"
-        written = 0
-
-        async def limited() -> AsyncIterator[bytes]:
-            nonlocal written
-            async for chunk in chunks:
-                written += len(chunk)
-                if written > max_bytes:
-                    raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes.")
-                yield chunk
-
+        upload = SizeLimited(chunks, max_bytes)
         try:
             await obstore.put_async(
                 self._store,
                 staged,
-                limited(),
+                upload.chunks(),
                 chunk_size=CHUNK_SIZE,
                 max_concurrency=UPLOAD_CONCURRENCY,
             )
             await anyio.to_thread.run_sync(self._move_into_place, self._root / staged, ref)
         finally:
             await anyio.to_thread.run_sync(lambda: (self._root / staged).unlink(missing_ok=True))
-        return written
+        return upload.written
 
     def _move_into_place(self, staged: Path, ref: FileRef) -> None:
         self._make_folder(ref.parent)
