@@ -25,9 +25,9 @@ MIB = 1024**2
 BOUNDARY = "benchmark-boundary-7d1f"
 TIMEOUT = httpx.Timeout(300.0)
 
-FULL_SIZES = ((1 * MIB, 20), (64 * MIB, 5), (512 * MIB, 3))
+FULL_SIZES = ((1 * MIB, 30), (64 * MIB, 7), (512 * MIB, 5))
 """(bytes, repetitions) of a full run."""
-QUICK_SIZES = ((1 * MIB, 10), (16 * MIB, 3), (64 * MIB, 2))
+QUICK_SIZES = ((1 * MIB, 20), (16 * MIB, 5), (64 * MIB, 3))
 MANY_FILES_REPETITIONS = 3
 
 
