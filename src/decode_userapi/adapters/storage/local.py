@@ -1,6 +1,7 @@
 """A folder on this machine, shared with the worker-facing API (`USER_DATA_ROOT_PATH`).
 
-Bytes stream through obstore's `LocalStore`; folders are real directories. Uploads are
+Uploads stream into place through obstore's `LocalStore`, downloads are plain reads in a worker
+thread; folders are real directories. Uploads are
 written into a staging folder beside the user folders and moved into place when
 complete, so a reader never sees half a file. Symbolic links are never followed: a path
 that passes through one is treated as absent, and listings leave them out.
@@ -95,9 +96,11 @@ class LocalFileStorage:
         entry = await self.stat(ref)
         if entry is None or entry.kind is not EntryKind.FILE:
             raise NotFound(f"File '{ref}' does not exist.")
-        result = await obstore.get_async(self._store, str(ref))
-        async for chunk in result.stream(min_chunk_size=CHUNK_SIZE):
-            yield bytes(chunk)
+        # Plain reads in a worker thread: obstore's LocalStore stream measured ~12x slower
+        # here (benchmarks/file_transfer.py; 650 vs 7,900 MB/s on a cached 512 MiB file).
+        async with await anyio.open_file(self._path(ref), "rb") as file:
+            while chunk := await file.read(CHUNK_SIZE):
+                yield chunk
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
         staged = f"{STAGING}/{uuid.uuid4().hex}"
