@@ -8,6 +8,8 @@ import pytest
 from decode_userapi.entrypoints.cli import main
 from decode_userapi.entrypoints.container import build_container
 from decode_userapi.entrypoints.settings import Settings, load_settings
+from tests.servers.fixtures import CognitoPool
+from tests.servers.moto import REGION
 
 PASSWORD = "Operator-set-9"
 
@@ -19,6 +21,18 @@ def cli_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite")
     monkeypatch.setenv("USER_DATA_ROOT_PATH", str(tmp_path / "user_data"))
     monkeypatch.setenv("LOCAL_IDENTITY_KEY_PATH", str(tmp_path / "keys" / "identity_key.pem"))
+    return load_settings(env_file=None)
+
+
+@pytest.fixture
+def cognito_cli_settings(
+    cli_settings: Settings, cognito_pool: CognitoPool, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The same, with accounts in a Cognito user pool (moto)."""
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", cognito_pool.pool_id)
+    monkeypatch.setenv("COGNITO_CLIENT_ID", cognito_pool.client_id)
+    monkeypatch.setenv("COGNITO_REGION", REGION)
+    monkeypatch.setenv("COGNITO_ENDPOINT_URL", cognito_pool.endpoint)
     return load_settings(env_file=None)
 
 
@@ -48,6 +62,25 @@ def test_operator_adds_and_approves_a_user(
     main(["user", "groups", "op@example.org", "--add", "users", "--remove", "workers"])
     assert "op@example.org: groups users" in capsys.readouterr().out
     assert groups_in_token(cli_settings, "op@example.org", PASSWORD) == ["users"]
+
+
+def test_operator_approves_a_cognito_user(
+    cognito_cli_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["user", "add", "cog@example.org", "--password", PASSWORD, "--group", "workers"])
+    assert "cog@example.org: groups workers" in capsys.readouterr().out
+
+    main(["user", "groups", "cog@example.org", "--add", "users"])
+    assert "cog@example.org: groups users, workers" in capsys.readouterr().out
+    assert groups_in_token(cognito_cli_settings, "cog@example.org", PASSWORD) == [
+        "users",
+        "workers",
+    ]
+
+    with pytest.raises(SystemExit) as exited:
+        main(["user", "groups", "nobody@example.org", "--add", "users"])
+    assert exited.value.code == 1
+    assert "No user has the email nobody@example.org." in capsys.readouterr().err
 
 
 def test_password_is_asked_for_when_not_given(

@@ -143,3 +143,30 @@ def test_access_info(cognito_pool: CognitoPool) -> None:
             "region": REGION,
         }
     }
+
+
+async def groups_in_token(cognito: CognitoIdentityProvider, email: str) -> tuple[str, ...]:
+    return (await cognito.verify((await cognito.issue_token(email, PASSWORD)).id_token)).groups
+
+
+async def test_change_groups_approves_and_withdraws(cognito_pool: CognitoPool) -> None:
+    cognito = provider(cognito_pool)
+    registered = await cognito.register("lea@example.org", PASSWORD, ["workers"])
+
+    approved = await cognito.change_groups("lea@example.org", add=["users"], remove=[])
+    assert approved == User(id=registered.id, email="lea@example.org", groups=("users", "workers"))
+    assert await groups_in_token(cognito, "lea@example.org") == ("users", "workers")
+
+    withdrawn = await cognito.change_groups(
+        "lea@example.org", add=["cloud"], remove=["users", "workers"]
+    )
+    assert withdrawn.groups == ("cloud",)
+    assert await groups_in_token(cognito, "lea@example.org") == ("cloud",)
+
+
+async def test_change_groups_of_an_unknown_user_is_not_found(cognito_pool: CognitoPool) -> None:
+    cognito = provider(cognito_pool)
+    for add, remove in ((["users"], []), ([], ["users"]), ([], [])):
+        with pytest.raises(NotFound) as refused:
+            await cognito.change_groups("nobody@example.org", add=add, remove=remove)
+        assert refused.value.message == "No user has the email nobody@example.org."

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 from decode_userapi.domain.errors import UpstreamRejected
 from decode_userapi.domain.jobs import FilesDown, Job, JobSpec, JobState
 from decode_userapi.services.jobs.notify import NotifyJobEnded
-from tests.fakes_jobs import FakeNotifier
+from tests.fakes import FakeNotifier
 
 JOB = Job(
     id=4,

@@ -76,6 +76,9 @@ def test_arn_secrets_are_fetched() -> None:
         ({"COGNITO_USER_POOL_ID": "pool"}, "COGNITO_CLIENT_ID"),
         ({"EMAIL_SENDER_SERVICE": "mailjet"}, "EMAIL_SENDER_ADDRESS"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"APPLICATION_CONFIG_FILE": "s3://bucket"}, "APPLICATION_CONFIG_FILE"),
+        ({"APPLICATION_CONFIG_FILE": "s3:///registry.yaml"}, "APPLICATION_CONFIG_FILE"),
+        ({"APPLICATION_CONFIG_FILE": "s3://bucket/folder/"}, "APPLICATION_CONFIG_FILE"),
         ({"INTERNAL_API_KEY_SECRET": "arn:aws:secretsmanager:x"}, "INTERNAL_API_KEY_SECRET"),
     ],
 )

@@ -17,7 +17,7 @@ from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
 from decode_userapi.domain.users import User
 from decode_userapi.services.jobs.submit import NewJob, SubmitJob
-from tests.fakes_jobs import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
+from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
 from tests.registry_examples import registry_document
 
 ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import uvicorn
+from dotenv import load_dotenv
 
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.adapters.secrets.aws import fetch_secret
@@ -19,8 +20,12 @@ from decode_userapi.entrypoints.settings import Settings, SettingsError, load_se
 
 
 def _settings() -> Settings:
+    """The settings of the process; `.env` is loaded into the environment first (without
+    overriding it), so that what reads the environment itself (boto3's credential
+    chain, `AWS_*`) sees it too."""
+    load_dotenv(".env", override=False)
     try:
-        return load_settings(fetch_secret=fetch_secret)
+        return load_settings(env_file=None, fetch_secret=fetch_secret)
     except SettingsError as exc:
         print(f"decode-userapi: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

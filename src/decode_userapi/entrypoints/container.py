@@ -113,7 +113,12 @@ class Container(containers.DeclarativeContainer):
     registry_check_interval = providers.Object(2.0)
     application_catalog = providers.Singleton(
         YamlApplicationCatalog,
-        source=providers.Callable(open_source, settings.provided.application_config_file),
+        source=providers.Callable(
+            open_source,
+            settings.provided.application_config_file,
+            s3_region=settings.provided.s3_region,
+            s3_endpoint_url=settings.provided.s3_endpoint_url,
+        ),
         check_interval=registry_check_interval,
     )
     worker_gateway = providers.Singleton(

@@ -200,6 +200,17 @@ def async_database_url(raw: str, secret: str | None) -> str:
     return f"{drivers[scheme]}://{rest}"
 
 
+def registry_location(location: str) -> str:
+    """`APPLICATION_CONFIG_FILE`: a local path, or an S3 object as `s3://bucket/key`."""
+    if location.startswith("s3://"):
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        if not bucket or not key or key.endswith("/"):
+            raise SettingsError(
+                f"APPLICATION_CONFIG_FILE must look like s3://bucket/key, not {location}."
+            )
+    return location
+
+
 def _parse(env: _Reader) -> Settings:
     filesystem = env.choice("FILESYSTEM", ("local", "s3"), "local")
     s3_bucket = env.text("S3_BUCKET")
@@ -215,6 +226,9 @@ def _parse(env: _Reader) -> Settings:
         env.required("EMAIL_SENDER_API_KEY", "when EMAIL_SENDER_SERVICE=mailjet")
         env.required("EMAIL_SENDER_SECRET_KEY", "when EMAIL_SENDER_SERVICE=mailjet")
     defaults = Settings()
+    application_config_file = registry_location(
+        env.text("APPLICATION_CONFIG_FILE") or defaults.application_config_file
+    )
     database_url = env.text("DATABASE_URL") or defaults.database_url
     data_root = env.text("USER_DATA_ROOT_PATH") or defaults.user_data_root_path
     return Settings(
@@ -254,8 +268,7 @@ def _parse(env: _Reader) -> Settings:
         cognito_user_pool_id=pool_id,
         cognito_region=env.text("COGNITO_REGION"),
         cognito_endpoint_url=env.text("COGNITO_ENDPOINT_URL"),
-        application_config_file=env.text("APPLICATION_CONFIG_FILE")
-        or defaults.application_config_file,
+        application_config_file=application_config_file,
         email_sender_service="mailjet" if email_service == "mailjet" else None,
         email_sender_address=env.text("EMAIL_SENDER_ADDRESS"),
         email_sender_api_key=env.text("EMAIL_SENDER_API_KEY"),

@@ -6,7 +6,11 @@ from collections.abc import Callable
 
 import yaml
 
-from decode_userapi.adapters.catalog.sources import RegistryMissing, RegistrySource
+from decode_userapi.adapters.catalog.sources import (
+    RegistryMissing,
+    RegistrySource,
+    RegistryUnreadable,
+)
 from decode_userapi.domain.applications import ApplicationRegistry, RegistryError
 
 log = logging.getLogger(__name__)
@@ -16,8 +20,9 @@ class YamlApplicationCatalog:
     """Checks the source at most every `check_interval` seconds, never more often.
 
     A valid new version replaces the registry; a broken one is logged and the last
-    good registry stays in force. A missing document is an empty registry (logged
-    once), so the service starts without one.
+    good registry stays in force, as it does when the source cannot be read (network,
+    permissions). A missing document is an empty registry (logged once), so the
+    service starts without one.
     """
 
     def __init__(
@@ -31,6 +36,7 @@ class YamlApplicationCatalog:
         self._clock = clock
         self._registry = ApplicationRegistry()
         self._tag: str | None = None
+        self._missing = False
         self._checked_at: float | None = None
 
     async def current(self) -> ApplicationRegistry:
@@ -44,10 +50,14 @@ class YamlApplicationCatalog:
         try:
             fetched = await self._source.fetch(self._tag)
         except RegistryMissing as exc:
-            if self._tag != "missing":
+            if not self._missing:
                 log.warning("%s Serving an empty application registry.", exc)
-            self._tag = "missing"
+            self._missing = True
+            self._tag = None
             self._registry = ApplicationRegistry()
+            return
+        except RegistryUnreadable as exc:
+            log.error("%s Keeping the last good application registry.", exc)
             return
         except Exception:
             log.exception("Could not read the application registry at %s", self._source.location)
@@ -56,6 +66,7 @@ class YamlApplicationCatalog:
             return
         tag, document = fetched
         self._tag = tag
+        self._missing = False
         try:
             self._registry = ApplicationRegistry.parse(yaml.safe_load(document))
         except (yaml.YAMLError, RegistryError) as exc:

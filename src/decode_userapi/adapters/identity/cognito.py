@@ -130,7 +130,10 @@ class CognitoIdentityProvider:
             groups = sorted(group["GroupName"] for group in listed["Groups"])
             return User(id=username, email=email, groups=tuple(groups))
 
-        return await self._call(change)
+        try:
+            return await self._call(change)
+        except NotFound:
+            raise NotFound(f"No user has the email {email}.") from None
 
     def jwks(self) -> None:
         """Cognito publishes the pool's keys itself."""

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+import msgspec
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -99,17 +100,9 @@ def to_row(job: Job) -> JobRow:
         data_ids=list(job.files_down.data_ids),
         artifact_ids=list(job.files_down.artifact_ids),
         env_vars=dict(job.env_vars),
-        hardware=None,
+        hardware=None if job.hardware is None else msgspec.structs.asdict(job.hardware),
         date_created=job.date_created,
     )
-    if job.hardware is not None:
-        row.hardware = {
-            "cpu_cores": job.hardware.cpu_cores,
-            "memory": job.hardware.memory,
-            "gpu_model": job.hardware.gpu_model,
-            "gpu_archi": job.hardware.gpu_archi,
-            "gpu_mem": job.hardware.gpu_mem,
-        }
     copy_progress(job, row)
     return row
 

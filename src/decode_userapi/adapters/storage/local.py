@@ -1,6 +1,7 @@
 """A folder on this machine, shared with the worker-facing API (`USER_DATA_ROOT_PATH`).
 
-Bytes stream through obstore's `LocalStore`; folders are real directories. Uploads are
+Uploads stream into place through obstore's `LocalStore`, downloads are plain reads in a worker
+thread; folders are real directories. Uploads are
 written into a staging folder beside the user folders and moved into place when
 complete, so a reader never sees half a file. Symbolic links are never followed: a path
 that passes through one is treated as absent, and listings leave them out.
@@ -16,7 +17,8 @@ import anyio.to_thread
 import obstore
 from obstore.store import LocalStore
 
-from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, TooLarge
+from decode_userapi.adapters.storage.streams import SizeLimited
+from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
@@ -94,34 +96,27 @@ class LocalFileStorage:
         entry = await self.stat(ref)
         if entry is None or entry.kind is not EntryKind.FILE:
             raise NotFound(f"File '{ref}' does not exist.")
-        result = await obstore.get_async(self._store, str(ref))
-        async for chunk in result.stream(min_chunk_size=CHUNK_SIZE):
-            yield bytes(chunk)
+        # Plain reads in a worker thread: obstore's LocalStore stream measured ~12x slower
+        # here (benchmarks/file_transfer.py; 650 vs 7,900 MB/s on a cached 512 MiB file).
+        async with await anyio.open_file(self._path(ref), "rb") as file:
+            while chunk := await file.read(CHUNK_SIZE):
+                yield chunk
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
         staged = f"{STAGING}/{uuid.uuid4().hex}"
-        written = 0
-
-        async def limited() -> AsyncIterator[bytes]:
-            nonlocal written
-            async for chunk in chunks:
-                written += len(chunk)
-                if written > max_bytes:
-                    raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes.")
-                yield chunk
-
+        upload = SizeLimited(chunks, max_bytes)
         try:
             await obstore.put_async(
                 self._store,
                 staged,
-                limited(),
+                upload.chunks(),
                 chunk_size=CHUNK_SIZE,
                 max_concurrency=UPLOAD_CONCURRENCY,
             )
             await anyio.to_thread.run_sync(self._move_into_place, self._root / staged, ref)
         finally:
             await anyio.to_thread.run_sync(lambda: (self._root / staged).unlink(missing_ok=True))
-        return written
+        return upload.written
 
     def _move_into_place(self, staged: Path, ref: FileRef) -> None:
         self._make_folder(ref.parent)

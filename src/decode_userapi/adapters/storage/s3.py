@@ -18,7 +18,8 @@ from botocore.config import Config
 from obstore.auth.boto3 import Boto3CredentialProvider
 from obstore.store import S3Store
 
-from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, TooLarge
+from decode_userapi.adapters.storage.streams import SizeLimited
+from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
@@ -160,25 +161,16 @@ class S3FileStorage:
             yield bytes(chunk)
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
-        written = 0
-
-        async def limited() -> AsyncIterator[bytes]:
-            nonlocal written
-            async for chunk in chunks:
-                written += len(chunk)
-                if written > max_bytes:
-                    raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes.")
-                yield chunk
-
+        upload = SizeLimited(chunks, max_bytes)
         await obstore.put_async(
             self._store,
             str(ref),
-            limited(),
+            upload.chunks(),
             chunk_size=PART_SIZE,
             max_concurrency=PART_CONCURRENCY,
         )
         await self.make_folder(ref.parent)
-        return written
+        return upload.written
 
     async def rename(self, source: FileRef, target: FileRef) -> None:
         found = await self.stat(source)

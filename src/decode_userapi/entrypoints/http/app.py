@@ -17,6 +17,10 @@ from decode_userapi.entrypoints.http.routes import auth, files, general, interna
 
 log = logging.getLogger(__name__)
 
+MAX_REQUEST_BODY_BYTES = 1024 * 1024
+"""Bodies over this are refused with 413 before they are read; the upload route streams
+and sets its own limit (`MAX_UPLOAD_BYTES`)."""
+
 
 @get("/openapi.json", include_in_schema=False, sync_to_thread=False)
 def openapi_document(request: Request[Any, Any, Any]) -> dict[str, object]:
@@ -61,5 +65,5 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         openapi_config=openapi_config(),
         on_startup=[apply_migrations] if migrate else [],
         on_shutdown=[close_resources],
-        request_max_body_size=None,
+        request_max_body_size=MAX_REQUEST_BODY_BYTES,
     )

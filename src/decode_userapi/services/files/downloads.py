@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import FileStorage, HttpRequestSpec
-from decode_userapi.services.files.space import UserSpace, UserSpaces
+from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.zip_stream import ZipMember, zip_size, zip_stream
 
 ROOT_ARCHIVE_NAME = "files"

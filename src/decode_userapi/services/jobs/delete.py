@@ -1,8 +1,8 @@
 from decode_userapi.domain.jobs import RESULT_KINDS
+from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import FileStorage
 from decode_userapi.ports.unit_of_work import UnitOfWork
-from decode_userapi.services.jobs import in_space
 from decode_userapi.services.jobs.queries import owned_job
 
 
@@ -17,9 +17,10 @@ class DeleteJob:
         self._storage = storage
 
     async def __call__(self, user: User, job_id: int) -> None:
+        space = UserSpace.of(user.id)
         async with self._uow as uow:
             job = await owned_job(uow, user, job_id)
             await uow.jobs.delete(job.id)
             await uow.commit()
         for kind in RESULT_KINDS:
-            await self._storage.delete(in_space(user, job.result_folder(kind)))
+            await self._storage.delete(space.ref(job.result_folder(kind)))

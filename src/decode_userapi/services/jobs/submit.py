@@ -17,6 +17,7 @@ from decode_userapi.domain.jobs import (
     check_job_name,
     check_priority,
 )
+from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
 from decode_userapi.ports.application_catalog import ApplicationCatalog
 from decode_userapi.ports.file_storage import FileStorage
@@ -30,7 +31,6 @@ from decode_userapi.ports.worker_gateway import (
     QueuedMeta,
     WorkerGateway,
 )
-from decode_userapi.services.jobs import in_space
 
 
 class NewJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,8 +117,9 @@ class SubmitJob:
     async def __call__(self, user: User, request: NewJob) -> Job:
         entry = (await self._catalog.current()).entrypoint(request.spec)
         check_new_job(request, entry)
+        space = UserSpace.of(user.id)
         inputs = [
-            await self._input_folder(user, kind, ref) for kind, ref in request.files_down.folders()
+            await self._input_folder(space, kind, ref) for kind, ref in request.files_down.folders()
         ]
         files_down = build_files_down(entry.handler.files_down, inputs, self._storage.uri)
         job = Job(
@@ -135,12 +136,12 @@ class SubmitJob:
         )
         async with self._uow as uow:
             job = await uow.jobs.add(job)
-            await self._gateway.enqueue(self._queued(job, entry, files_down))
+            await self._gateway.enqueue(self._queued(job, entry, files_down, space))
             await uow.commit()
         return job
 
-    async def _input_folder(self, user: User, kind: InputKind, ref: FileRef) -> InputFolder:
-        folder = in_space(user, ref)
+    async def _input_folder(self, space: UserSpace, kind: InputKind, ref: FileRef) -> InputFolder:
+        folder = space.ref(ref)
         found = await self._storage.stat(folder)
         if found is None or found.kind is not EntryKind.DIRECTORY:
             raise InvalidInput(f"Input folder '{ref.as_folder()}' ({kind}) does not exist.")
@@ -151,7 +152,9 @@ class SubmitJob:
         )
         return InputFolder(kind, folder, files)
 
-    def _queued(self, job: Job, entry: EntrypointConfig, files_down: dict[str, str]) -> QueuedJob:
+    def _queued(
+        self, job: Job, entry: EntrypointConfig, files_down: dict[str, str], space: UserSpace
+    ) -> QueuedJob:
         hardware = job.hardware or Hardware()
         return QueuedJob(
             job=QueuedJobSpec(
@@ -171,7 +174,6 @@ class SubmitJob:
             group=None,
             priority=job.priority,
             paths_upload={
-                kind: self._storage.uri(in_space(job.user_id, job.result_folder(kind)))
-                for kind in RESULT_KINDS
+                kind: self._storage.uri(space.ref(job.result_folder(kind))) for kind in RESULT_KINDS
             },
         )

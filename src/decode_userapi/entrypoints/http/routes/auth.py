@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Response, Router, get, post
 from litestar.datastructures import Cookie
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 from litestar.types import ControllerRouterHandler
@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.ports.identity_provider import IdentityProvider
 from decode_userapi.services.accounts import RegisterUser, SignIn
 
@@ -167,10 +168,8 @@ def router(container: Container) -> Router:
         route_handlers=handlers,
         request_max_body_size=MAX_FORM_BYTES,
         dependencies={
-            "identity_provider": Provide(
-                lambda: container.identity_provider(), sync_to_thread=False
-            ),
-            "register_user": Provide(lambda: container.register_user(), sync_to_thread=False),
-            "sign_in": Provide(lambda: container.sign_in(), sync_to_thread=False),
+            "identity_provider": provide(container.identity_provider),
+            "register_user": provide(container.register_user),
+            "sign_in": provide(container.sign_in),
         },
     )

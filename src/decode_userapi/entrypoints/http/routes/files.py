@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, Router, delete, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.schemas import (
     ErrorBody,
@@ -208,9 +209,6 @@ async def remove(
 
 
 def router(container: Container) -> Router:
-    def provide(factory: Any) -> Provide:
-        return Provide(lambda: factory(), sync_to_thread=False)
-
     return Router(
         path="/files",
         route_handlers=[read, write, rename, remove],

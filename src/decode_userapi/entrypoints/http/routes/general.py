@@ -2,10 +2,11 @@
 
 import msgspec
 from litestar import MediaType, Response, Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.services.readiness import CheckReadiness
 
 WELCOME = "Welcome to the DECODE OpenCloud User-facing API"
@@ -33,7 +34,5 @@ def router(container: Container) -> Router:
     return Router(
         path="/",
         route_handlers=[welcome, live, ready],
-        dependencies={
-            "check_readiness": Provide(lambda: container.check_readiness(), sync_to_thread=False)
-        },
+        dependencies={"check_readiness": provide(container.check_readiness)},
     )

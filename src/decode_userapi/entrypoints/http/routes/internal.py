@@ -9,12 +9,13 @@ import msgspec
 from litestar import MediaType, Response, Router, put
 from litestar.background_tasks import BackgroundTask
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.types import Guard
 
 from decode_userapi.domain.errors import NotAuthenticated
 from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.schemas_jobs import StatusUpdateIn
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.status import UpdateJobStatus
@@ -72,9 +73,7 @@ def router(container: Container) -> Router:
         route_handlers=[update_job_status],
         guards=[api_key_guard(lambda: container.settings().internal_api_key)],
         dependencies={
-            "update_job_status": Provide(
-                lambda: container.update_job_status(), sync_to_thread=False
-            ),
-            "notify_job_ended": Provide(lambda: container.notify_job_ended(), sync_to_thread=False),
+            "update_job_status": provide(container.update_job_status),
+            "notify_job_ended": provide(container.notify_job_ended),
         },
     )

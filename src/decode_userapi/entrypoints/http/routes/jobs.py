@@ -3,13 +3,14 @@
 from typing import Annotated
 
 from litestar import Router, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from decode_userapi.domain.jobs import JobState
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut
 from decode_userapi.services.jobs.applications import ListApplications
 from decode_userapi.services.jobs.delete import DeleteJob
@@ -79,12 +80,10 @@ def router(container: Container) -> Router:
         tags=["jobs"],
         route_handlers=[list_applications, list_jobs, get_job, submit_job, delete_job],
         dependencies={
-            "list_applications": Provide(
-                lambda: container.list_applications(), sync_to_thread=False
-            ),
-            "list_jobs": Provide(lambda: container.list_jobs(), sync_to_thread=False),
-            "get_job": Provide(lambda: container.get_job(), sync_to_thread=False),
-            "submit_job": Provide(lambda: container.submit_job(), sync_to_thread=False),
-            "delete_job": Provide(lambda: container.delete_job(), sync_to_thread=False),
+            "list_applications": provide(container.list_applications),
+            "list_jobs": provide(container.list_jobs),
+            "get_job": provide(container.get_job),
+            "submit_job": provide(container.submit_job),
+            "delete_job": provide(container.delete_job),
         },
     )

@@ -1,0 +1,39 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from decode_userapi.entrypoints.cli import main
+
+
+def test_dot_env_reaches_the_settings_and_the_process_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "DECODE_TEST_FROM_DOT_ENV"):
+        monkeypatch.setenv(name, "")  # recorded, so the test's .env leaves nothing behind
+        monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text(
+        "DATABASE_URL=sqlite:///./from-dot-env.db\nDECODE_TEST_FROM_DOT_ENV=seen\n"
+    )
+
+    main(["migrate"])
+
+    assert (tmp_path / "from-dot-env.db").is_file()
+    assert os.environ["DECODE_TEST_FROM_DOT_ENV"] == "seen"
+
+
+def test_a_bad_setting_stops_with_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FILESYSTEM", "s3")
+    monkeypatch.delenv("S3_BUCKET", raising=False)
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["migrate"])
+
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "S3_BUCKET" in error
