@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import msgspec
 import pytest
 import yaml
@@ -20,6 +21,7 @@ from decode_userapi.entrypoints.settings import Settings
 from tests.conftest import HeadersFor
 from tests.integration.stub_server import StubServer, enqueue_problems
 from tests.registry_examples import registry_document
+from tests.servers.moto import REGION
 
 Client = AsyncTestClient[Litestar]
 KEY = {"x-api-key": "internal-test-key"}
@@ -39,25 +41,45 @@ def mailjet() -> Iterator[StubServer]:
     server.stop()
 
 
-def write_text(path: Path, text: str) -> None:
-    path.write_text(text)
+class Registry:
+    """The application registry document: a local file on the embedded stack, an object
+    in the stack's bucket (`s3://…`) on the production stack."""
+
+    def __init__(self, path: Path, s3: Any = None, bucket: str = "") -> None:
+        self._s3, self._bucket = s3, bucket
+        self._key = "registry/application_config.yaml"
+        self.location = f"s3://{bucket}/{self._key}" if s3 else str(path)
+        self._path = path
+
+    def write(self, text: str) -> None:
+        if self._s3 is None:
+            self._path.write_text(text)
+        else:
+            self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=text.encode())
 
 
 @pytest.fixture
-def registry_path(tmp_path: Path) -> Path:
+def registry(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> Registry:
     path = tmp_path / "application_config.yaml"
-    write_text(path, yaml.safe_dump(registry_document()))
-    return path
+    if stack == "production":
+        endpoint = request.getfixturevalue("aws_endpoint")
+        bucket = request.getfixturevalue("s3_bucket")  # the bucket of `production_settings`
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        document = Registry(path, s3, bucket)
+    else:
+        document = Registry(path)
+    document.write(yaml.safe_dump(registry_document()))
+    return document
 
 
 @pytest.fixture
 def settings(
-    settings: Settings, worker_api: StubServer, mailjet: StubServer, registry_path: Path
+    settings: Settings, worker_api: StubServer, mailjet: StubServer, registry: Registry
 ) -> Settings:
     """The stack's settings with stand-ins for the worker-facing API and Mailjet."""
     return msgspec.structs.replace(
         settings,
-        application_config_file=str(registry_path),
+        application_config_file=registry.location,
         workerfacing_api_url=worker_api.url,
         email_sender_service="mailjet",
         email_sender_address="noreply@example.org",
@@ -485,19 +507,20 @@ async def test_list_is_newest_first_paged_and_filtered(client: Client, alice: Ca
 
 
 async def test_registry_is_reloaded_without_restart(
-    client: Client, alice: Caller, registry_path: Path
+    client: Client, alice: Caller, registry: Registry, stack: str
 ) -> None:
+    assert registry.location.startswith("s3://") == (stack == "production")
     before = (await client.get("/jobs/applications", headers=alice.headers)).json()
     assert before == registry_document()
     document = registry_document()
     document["decode"]["v1"]["fit"] = document["decode"]["v1"]["train"]
-    write_text(registry_path, yaml.safe_dump(document))
+    registry.write(yaml.safe_dump(document))
     after = (await client.get("/jobs/applications", headers=alice.headers)).json()
     assert set(after["decode"]["v1"]) == {"train", "fit"}
     fit = job_body("fit-1", inputs=False)
     fit["application"]["entrypoint"] = "fit"
     assert (await client.post("/jobs", json=fit, headers=alice.headers)).status_code == 201
-    write_text(registry_path, "decode: {v1: [broken")
+    registry.write("decode: {v1: [broken")
     kept = (await client.get("/jobs/applications", headers=alice.headers)).json()
     assert kept == after
 
