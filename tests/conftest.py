@@ -3,8 +3,8 @@
 `settings` is parametrised: every test that uses it (directly or through `container`,
 `app`, `client`, `headers_for`) runs twice, on `[embedded]` (SQLite, local files, local
 identity, under `tmp_path`) and on `[production]` (PostgreSQL, S3 and Cognito on the
-throwaway servers of tests/servers/). A test that only makes sense on one stack asks
-for `embedded_only` or `production_only`.
+throwaway servers of tests/servers/). A test of what only the embedded stack has asks
+for `embedded_only`.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -59,13 +59,6 @@ def embedded_only(stack: str) -> None:
     """For a test of what only the embedded stack has (local files, local identity)."""
     if stack != "embedded":
         pytest.skip("embedded stack only")
-
-
-@pytest.fixture
-def production_only(stack: str) -> None:
-    """For a test of what only the production stack has (S3, Cognito)."""
-    if stack != "production":
-        pytest.skip("production stack only")
 
 
 @pytest.fixture
