@@ -1,4 +1,11 @@
-"""Fixtures shared by every test: settings on temporary folders and the app around them."""
+"""Fixtures shared by every test: settings on both stacks and the app around them.
+
+`settings` is parametrised: every test that uses it (directly or through `container`,
+`app`, `client`, `headers_for`) runs twice, on `[embedded]` (SQLite, local files, local
+identity, under `tmp_path`) and on `[production]` (PostgreSQL, S3 and Cognito on the
+throwaway servers of tests/servers/). A test of what only the embedded stack has asks
+for `embedded_only`.
+"""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,12 +19,12 @@ from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.settings import Settings, load_settings
 
 TEST_PASSWORD = "Test-passw0rd"
+STACKS = ["embedded", "production"]
 
 pytest_plugins = ["tests.servers.fixtures"]
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def embedded_settings(tmp_path: Path) -> Settings:
     """The embedded default, with every file under `tmp_path`."""
     return load_settings(
         {
@@ -29,6 +36,29 @@ def settings(tmp_path: Path) -> Settings:
         },
         env_file=None,
     )
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    """Which stack this test runs on: `embedded` or `production`."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def settings(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The settings of `stack`; production ones on fresh databases, buckets and pools."""
+    if stack == "production":
+        production: Settings = request.getfixturevalue("production_settings")
+        return production
+    return embedded_settings(tmp_path)
+
+
+@pytest.fixture
+def embedded_only(stack: str) -> None:
+    """For a test of what only the embedded stack has (local files, local identity)."""
+    if stack != "embedded":
+        pytest.skip("embedded stack only")
 
 
 @pytest.fixture
@@ -45,8 +75,8 @@ def headers_for(container: Container, client: AsyncTestClient[Litestar]) -> Head
     (member of `users`) named by `alice`. Same name, same user. Do not assume the
     user's id equals the name.
 
-    Users are registered through the real identity provider (after the app's start
-    applied the migrations, hence `client`)."""
+    Users are registered through the real identity provider of the stack (after the
+    app's start applied the migrations, hence `client`)."""
     tokens: dict[str, str] = {}
 
     async def headers(name: str) -> dict[str, str]:

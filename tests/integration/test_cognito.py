@@ -15,7 +15,7 @@ from decode_userapi.domain.users import User
 from tests.servers.fixtures import CognitoPool
 from tests.servers.moto import REGION
 
-PASSWORD = "correct horse 1"
+PASSWORD = "Correct horse 1"
 MOTO_KEY = "resources/jwks-private.json.gz"
 
 

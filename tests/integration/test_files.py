@@ -1,10 +1,13 @@
-"""The files API of the contract through HTTP, on local storage."""
+"""The files API of the contract through HTTP, on local storage and on S3."""
 
 import io
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import boto3
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar
@@ -153,73 +156,152 @@ async def test_uploads_only_go_to_upload_folders(
 async def test_a_bad_upload_body_is_400_and_stores_nothing(
     client: Client, alice: dict[str, str], kwargs: dict[str, object], detail: str
 ) -> None:
-    headers = {**alice, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
-    response = await client.post("/files/data/upload", headers=headers, **kwargs)  # type: ignore[arg-type]
+    # A copy: the parameters are shared by both stacks' runs.
+    request = dict(kwargs)
+    headers = {**alice, **request.pop("headers", {})}  # type: ignore[dict-item]
+    response = await client.post("/files/data/upload", headers=headers, **request)  # type: ignore[arg-type]
     assert response.status_code == 400
     assert detail in response.json()["detail"]
     assert (await client.get("/files/data", headers=alice)).json() == []
 
 
+@pytest.mark.parametrize("limit", [1000, 6 * 1024 * 1024], ids=["small", "past-one-s3-part"])
 async def test_an_upload_over_the_limit_is_413_and_leaves_nothing(
-    container: Container, settings: Settings, alice: dict[str, str]
+    container: Container, settings: Settings, alice: dict[str, str], limit: int
 ) -> None:
-    container.settings.override(msgspec.structs.replace(settings, max_upload_bytes=1000))
+    container.settings.override(msgspec.structs.replace(settings, max_upload_bytes=limit))
     async with AsyncTestClient(create_app(container)) as small:
         response = await small.post(
-            "/files/data/upload", headers=alice, files={"file": ("big.bin", b"x" * 1001)}
+            "/files/data/upload", headers=alice, files={"file": ("big.bin", b"x" * (limit + 1))}
         )
         assert response.status_code == 413
-        assert "1000 bytes" in response.json()["detail"]
+        assert f"{limit} bytes" in response.json()["detail"]
         assert (await small.get("/files/data", headers=alice)).json() == []
-        await upload(small, alice, "data", "fits.bin", b"x" * 1000)
-    staging = Path(settings.user_data_root_path) / ".staging"
-    assert list(staging.iterdir()) == []
+        await upload(small, alice, "data", "fits.bin", b"x" * limit)
+    if settings.filesystem == "local":
+        staging = Path(settings.user_data_root_path) / ".staging"
+        assert list(staging.iterdir()) == []
+    else:  # no unfinished multipart upload left behind, and only the 1000 bytes stored
+        s3 = boto3.client(
+            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region
+        )
+        assert s3.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads", []) == []
+        assert [key for key in bucket_keys(settings) if key.endswith(".bin")] == [
+            f"user_data/{user_folder_holding(settings, 'data/fits.bin')}/data/fits.bin"
+        ]
 
 
-async def test_the_upload_url_is_sent_as_is(client: Client, alice: dict[str, str]) -> None:
+def bucket_keys(settings: Settings) -> list[str]:
+    """Every key in the production stack's bucket."""
+    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
+    listed = s3.list_objects_v2(Bucket=settings.s3_bucket)
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def user_folder_holding(settings: Settings, path: str) -> str:
+    """The name of the one user folder (on disk or in the bucket) that holds `path`."""
+    if settings.filesystem == "local":
+        root = Path(settings.user_data_root_path)
+        [found] = root.glob(f"*/{path}")
+        return found.relative_to(root).parts[0]
+    [key] = [key for key in bucket_keys(settings) if key.endswith(f"/{path}")]
+    return key.removeprefix(f"{settings.user_data_root_path}/").split("/")[0]
+
+
+async def send_upload(
+    client: Client, request: dict[str, Any], name: str, content: bytes
+) -> httpx.Response:
+    """Sends a file to an upload `FileHTTPRequest` as a browser form would."""
+    if request["url"].startswith("http://testserver.local/"):
+        return await client.request(**request, files={"file": (name, content)})
+    async with httpx.AsyncClient() as outside:  # a presigned POST straight to S3
+        return await outside.post(
+            request["url"], data=request["data"], files={"file": (name, content)}
+        )
+
+
+async def fetch(client: Client, request: dict[str, Any]) -> bytes:
+    """The bytes a download `FileHTTPRequest` gets, from this API or from S3."""
+    if request["url"].startswith("http://testserver.local/"):
+        return (await client.request(**request)).content
+    async with httpx.AsyncClient() as outside:  # a presigned GET straight to S3
+        answer = await outside.request(
+            request["method"], request["url"], headers=request["headers"]
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.content
+
+
+async def test_the_upload_url_is_sent_as_is(
+    client: Client, alice: dict[str, str], settings: Settings
+) -> None:
     response = await client.post("/files/config/x/url", headers=alice)
     assert response.status_code == 201
     body = response.json()
-    assert body == {
-        "method": "post",
-        "url": "http://testserver.local/files/config/x/upload",
-        "headers": {"authorization": alice["Authorization"]},
-        "data": {},
-    }
-    sent = await client.request(**body, files={"file": ("param.yaml", b"k: v")})
-    assert sent.status_code == 201
-    assert sent.json()["path"] == "config/x/param.yaml"
+    if settings.filesystem == "local":
+        assert body == {
+            "method": "post",
+            "url": "http://testserver.local/files/config/x/upload",
+            "headers": {"authorization": alice["Authorization"]},
+            "data": {},
+        }
+    else:
+        assert body["method"] == "post"
+        assert body["headers"] == {}
+        assert body["url"].startswith(f"{settings.s3_endpoint_url}/{settings.s3_bucket}")
+        space = user_folder_holding(settings, "config/")
+        assert body["data"]["key"] == f"user_data/{space}/config/x/${{filename}}"
+        assert {"policy", "x-amz-signature"} <= set(body["data"])
+    sent = await send_upload(client, body, "param.yaml", b"k: v")
+    assert sent.status_code in (201, 204), sent.text
+    listing = await client.get("/files/config/x", headers=alice)
+    assert listing.json() == [
+        {"path": "config/x/param.yaml", "type": "file", "size": "4 Bytes", "size_bytes": 4}
+    ]
 
 
 async def test_the_upload_url_needs_an_upload_folder(client: Client, alice: dict[str, str]) -> None:
     assert (await client.post("/files/output/x/url", headers=alice)).status_code == 400
 
 
-async def test_the_download_url_is_sent_as_is(client: Client, alice: dict[str, str]) -> None:
+async def test_the_download_url_is_sent_as_is(
+    client: Client, alice: dict[str, str], settings: Settings
+) -> None:
     await upload(client, alice, "data", "a.txt", b"hello")
     response = await client.get("/files/data/a.txt/url", headers=alice)
     assert response.status_code == 200
     body = response.json()
-    assert body == {
-        "method": "get",
-        "url": "http://testserver.local/files/data/a.txt/download",
-        "headers": {"authorization": alice["Authorization"]},
-        "data": {},
-    }
-    assert (await client.request(**body)).content == b"hello"
+    if settings.filesystem == "local":
+        assert body == {
+            "method": "get",
+            "url": "http://testserver.local/files/data/a.txt/download",
+            "headers": {"authorization": alice["Authorization"]},
+            "data": {},
+        }
+    else:
+        space = user_folder_holding(settings, "data/a.txt")
+        key = f"user_data/{space}/data/a.txt"
+        assert body["method"] == "get"
+        assert body["url"].startswith(f"{settings.s3_endpoint_url}/{settings.s3_bucket}/{key}?")
+        assert "X-Amz-Expires=600" in body["url"]
+        assert (body["headers"], body["data"]) == ({}, {})
+    assert await fetch(client, body) == b"hello"
     assert (await client.get("/files/data/nothing/url", headers=alice)).status_code == 404
 
 
 async def test_urls_of_names_with_reserved_characters_work(
-    client: Client, alice: dict[str, str]
+    client: Client, alice: dict[str, str], settings: Settings
 ) -> None:
     await upload(client, alice, "data/x y", "a#b?c%d é.txt", b"hello")
     download = (await client.get("/files/data/x y/a%23b%3Fc%25d é.txt/url", headers=alice)).json()
-    assert download["url"].endswith("/files/data/x%20y/a%23b%3Fc%25d%20%C3%A9.txt/download")
-    assert (await client.request(**download)).content == b"hello"
+    if settings.filesystem == "local":
+        assert download["url"].endswith("/files/data/x%20y/a%23b%3Fc%25d%20%C3%A9.txt/download")
+    assert await fetch(client, download) == b"hello"
     upload_request = (await client.post("/files/data/x y/url", headers=alice)).json()
-    sent = await client.request(**upload_request, files={"file": ("z.txt", b"z")})
-    assert sent.json()["path"] == "data/x y/z.txt"
+    sent = await send_upload(client, upload_request, "z é#.txt", b"z")
+    assert sent.status_code in (201, 204), sent.text
+    listing = await client.get("/files/data/x y", headers=alice)
+    assert paths(listing.json()) == ["data/x y/a#b?c%d é.txt", "data/x y/z é#.txt"]
 
 
 async def test_a_folder_downloads_as_a_zip(client: Client, alice: dict[str, str]) -> None:
@@ -339,12 +421,6 @@ async def test_every_route_needs_a_token(client: Client, method: str, path: str)
     assert response.status_code == 401
 
 
-def _folder_holding(root: Path, path: str) -> str:
-    """The name of the one user folder under `root` that holds `path`."""
-    [found] = root.glob(f"*/{path}")
-    return found.relative_to(root).parts[0]
-
-
 class TestTwoUsers:
     """Bob cannot see or touch Alice's files, whatever he sends."""
 
@@ -353,7 +429,7 @@ class TestTwoUsers:
         self, client: Client, alice: dict[str, str], settings: Settings
     ) -> AsyncIterator[str]:
         await upload(client, alice, "config", "secret.txt", b"alice's secret")
-        yield _folder_holding(Path(settings.user_data_root_path), "config/secret.txt")
+        yield user_folder_holding(settings, "config/secret.txt")
         secret = await client.get("/files/config/secret.txt/download", headers=alice)
         assert secret.content == b"alice's secret"
         assert paths((await client.get("/files/?recursive=1", headers=alice)).json()) == [

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import msgspec
 import pytest
 import yaml
@@ -16,10 +17,11 @@ from litestar.testing import AsyncTestClient
 
 from decode_userapi.domain.files import FileRef
 from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.settings import Settings, load_settings
+from decode_userapi.entrypoints.settings import Settings
 from tests.conftest import HeadersFor
 from tests.integration.stub_server import StubServer, enqueue_problems
 from tests.registry_examples import registry_document
+from tests.servers.moto import REGION
 
 Client = AsyncTestClient[Litestar]
 KEY = {"x-api-key": "internal-test-key"}
@@ -39,36 +41,51 @@ def mailjet() -> Iterator[StubServer]:
     server.stop()
 
 
-def write_text(path: Path, text: str) -> None:
-    path.write_text(text)
+class Registry:
+    """The application registry document: a local file on the embedded stack, an object
+    in the stack's bucket (`s3://…`) on the production stack."""
+
+    def __init__(self, path: Path, s3: Any = None, bucket: str = "") -> None:
+        self._s3, self._bucket = s3, bucket
+        self._key = "registry/application_config.yaml"
+        self.location = f"s3://{bucket}/{self._key}" if s3 else str(path)
+        self._path = path
+
+    def write(self, text: str) -> None:
+        if self._s3 is None:
+            self._path.write_text(text)
+        else:
+            self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=text.encode())
 
 
 @pytest.fixture
-def registry_path(tmp_path: Path) -> Path:
+def registry(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> Registry:
     path = tmp_path / "application_config.yaml"
-    write_text(path, yaml.safe_dump(registry_document()))
-    return path
+    if stack == "production":
+        endpoint = request.getfixturevalue("aws_endpoint")
+        bucket = request.getfixturevalue("s3_bucket")  # the bucket of `production_settings`
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+        document = Registry(path, s3, bucket)
+    else:
+        document = Registry(path)
+    document.write(yaml.safe_dump(registry_document()))
+    return document
 
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, worker_api: StubServer, mailjet: StubServer, registry_path: Path
+    settings: Settings, worker_api: StubServer, mailjet: StubServer, registry: Registry
 ) -> Settings:
-    return load_settings(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
-            "USER_DATA_ROOT_PATH": str(tmp_path / "user_data"),
-            "LOCAL_IDENTITY_KEY_PATH": str(tmp_path / "identity_key.pem"),
-            "APPLICATION_CONFIG_FILE": str(registry_path),
-            "INTERNAL_API_KEY_SECRET": "internal-test-key",
-            "WORKERFACING_API_URL": worker_api.url,
-            "EMAIL_SENDER_SERVICE": "mailjet",
-            "EMAIL_SENDER_ADDRESS": "noreply@example.org",
-            "EMAIL_SENDER_API_KEY": "mj-key",
-            "EMAIL_SENDER_SECRET_KEY": "mj-secret",
-            "MAILJET_API_URL": mailjet.url,
-        },
-        env_file=None,
+    """The stack's settings with stand-ins for the worker-facing API and Mailjet."""
+    return msgspec.structs.replace(
+        settings,
+        application_config_file=registry.location,
+        workerfacing_api_url=worker_api.url,
+        email_sender_service="mailjet",
+        email_sender_address="noreply@example.org",
+        email_sender_api_key="mj-key",
+        email_sender_secret_key="mj-secret",
+        mailjet_api_url=mailjet.url,
     )
 
 
@@ -104,14 +121,29 @@ async def alice(client: Client, headers_for: HeadersFor, worker_api: StubServer)
     return caller
 
 
-async def put_file(container: Container, owner: Caller, path: str, content: bytes = b"x") -> Path:
+async def put_file(container: Container, owner: Caller, path: str, content: bytes = b"x") -> str:
+    """Writes `content` at `path` in `owner`'s space; returns its storage URI."""
+
     async def chunks() -> AsyncIterator[bytes]:
         yield content
 
-    ref = FileRef((owner.id, *FileRef.parse(path).parts))
     storage = container.file_storage()
+    ref = FileRef((owner.id, *FileRef.parse(path).parts))
     await storage.write(ref, chunks(), max_bytes=1_000_000)
-    return Path(storage.uri(ref))
+    uri: str = storage.uri(ref)
+    return uri
+
+
+def space_uri(settings: Settings, owner: Caller) -> str:
+    """Where `owner`'s files live: a folder on disk, or a key prefix in the bucket."""
+    if settings.filesystem == "local":
+        return str(Path(settings.user_data_root_path).absolute() / owner.id)
+    return f"s3://{settings.s3_bucket}/{settings.user_data_root_path}/{owner.id}"
+
+
+async def exists(container: Container, owner: Caller, path: str) -> bool:
+    ref = FileRef((owner.id, *FileRef.parse(path).parts))
+    return await container.file_storage().stat(ref) is not None
 
 
 def job_body(name: str = "exp-1", *, inputs: bool = True, **changes: Any) -> dict[str, Any]:
@@ -141,7 +173,7 @@ async def eventually(condition: Any, seconds: float = 5.0) -> None:
 
 
 async def test_start_job_enqueues_the_contracts_json(
-    client: Client, container: Container, alice: Caller, worker_api: StubServer
+    client: Client, container: Container, settings: Settings, alice: Caller, worker_api: StubServer
 ) -> None:
     param = await put_file(container, alice, "config/exp1/param.yaml")
     calib = await put_file(container, alice, "data/run/calib.mat")
@@ -166,7 +198,8 @@ async def test_start_job_enqueues_the_contracts_json(
     [sent] = worker_api.requests
     assert (sent.method, sent.path) == ("POST", "/_jobs")
     assert sent.headers["x-api-key"] == "internal-test-key"
-    space = param.parents[2]
+    space = space_uri(settings, alice)
+    assert (param, calib) == (f"{space}/config/exp1/param.yaml", f"{space}/data/run/calib.mat")
     assert sent.body["job"]["meta"].pop("date_created") is not None
     assert sent.body == {
         "job": {
@@ -177,9 +210,9 @@ async def test_start_job_enqueues_the_contracts_json(
                 "image_version": "v1",
                 "entrypoint": "train",
                 "files_down": {
-                    "config/param.yaml": str(param),
-                    "data/calib.mat": str(calib),
-                    "data/movie/frames.tif": str(frames),
+                    "config/param.yaml": param,
+                    "data/calib.mat": calib,
+                    "data/movie/frames.tif": frames,
                 },
                 "files_up": {"log": "log", "artifact": "model"},
             },
@@ -196,13 +229,11 @@ async def test_start_job_enqueues_the_contracts_json(
         "group": None,
         "priority": 2,
         "paths_upload": {
-            "output": str(space / "output" / "exp-1"),
-            "log": str(space / "log" / "exp-1"),
-            "artifact": str(space / "artifact" / "exp-1"),
+            "output": f"{space}/output/exp-1",
+            "log": f"{space}/log/exp-1",
+            "artifact": f"{space}/artifact/exp-1",
         },
     }
-    assert param.is_absolute()
-    assert param.read_bytes() == b"x"
 
 
 async def test_enqueued_date_is_the_jobs_date(
@@ -441,18 +472,15 @@ async def test_delete_removes_the_jobs_folders_only(
     client: Client, container: Container, alice: Caller
 ) -> None:
     job = await start(client, alice)
-    results = [
-        await put_file(container, alice, "output/exp-1/emitters.h5"),
-        await put_file(container, alice, "log/exp-1/train.log"),
-        await put_file(container, alice, "artifact/exp-1/model.pt"),
-    ]
-    kept = [
-        await put_file(container, alice, "artifact/exp-10/model.pt"),
-        await put_file(container, alice, "output/other/emitters.h5"),
-    ]
+    results = ["output/exp-1/emitters.h5", "log/exp-1/train.log", "artifact/exp-1/model.pt"]
+    kept = ["artifact/exp-10/model.pt", "output/other/emitters.h5"]
+    for path in results + kept:
+        await put_file(container, alice, path)
     assert (await client.delete(f"/jobs/{job['id']}", headers=alice.headers)).status_code == 204
-    assert not any(path.parent.exists() for path in results)
-    assert all(path.exists() for path in kept)
+    for path in results:
+        assert not await exists(container, alice, path.rsplit("/", 1)[0]), path
+    for path in kept:
+        assert await exists(container, alice, path), path
     assert (await client.get(f"/jobs/{job['id']}", headers=alice.headers)).status_code == 404
 
 
@@ -479,19 +507,20 @@ async def test_list_is_newest_first_paged_and_filtered(client: Client, alice: Ca
 
 
 async def test_registry_is_reloaded_without_restart(
-    client: Client, alice: Caller, registry_path: Path
+    client: Client, alice: Caller, registry: Registry, stack: str
 ) -> None:
+    assert registry.location.startswith("s3://") == (stack == "production")
     before = (await client.get("/jobs/applications", headers=alice.headers)).json()
     assert before == registry_document()
     document = registry_document()
     document["decode"]["v1"]["fit"] = document["decode"]["v1"]["train"]
-    write_text(registry_path, yaml.safe_dump(document))
+    registry.write(yaml.safe_dump(document))
     after = (await client.get("/jobs/applications", headers=alice.headers)).json()
     assert set(after["decode"]["v1"]) == {"train", "fit"}
     fit = job_body("fit-1", inputs=False)
     fit["application"]["entrypoint"] = "fit"
     assert (await client.post("/jobs", json=fit, headers=alice.headers)).status_code == 201
-    write_text(registry_path, "decode: {v1: [broken")
+    registry.write("decode: {v1: [broken")
     kept = (await client.get("/jobs/applications", headers=alice.headers)).json()
     assert kept == after
 

@@ -76,7 +76,8 @@ def s3_bucket(aws_endpoint: str) -> str:
 
 @dataclass(frozen=True)
 class CognitoPool:
-    """A user pool on moto: emails as usernames, groups users/workers/cloud, two app
+    """A user pool on moto: emails as usernames, the embedded stack's password rules
+    (8 characters, a digit, upper and lower case, a symbol), groups users/workers/cloud, two app
     clients allowing USER_PASSWORD_AUTH (one without, one with a client secret)."""
 
     endpoint: str
@@ -97,9 +98,9 @@ def cognito_pool(aws_endpoint: str) -> CognitoPool:
             "PasswordPolicy": {
                 "MinimumLength": 8,
                 "RequireNumbers": True,
-                "RequireLowercase": False,
-                "RequireUppercase": False,
-                "RequireSymbols": False,
+                "RequireLowercase": True,
+                "RequireUppercase": True,
+                "RequireSymbols": True,
             }
         },
     )["UserPool"]["Id"]

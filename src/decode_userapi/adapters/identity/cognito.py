@@ -62,15 +62,20 @@ class CognitoIdentityProvider:
 
     async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
         def create() -> User:
-            created = self._cognito.admin_create_user(
-                UserPoolId=self._pool,
-                Username=email,
-                UserAttributes=[
-                    {"Name": "email", "Value": email},
-                    {"Name": "email_verified", "Value": "true"},
-                ],
-                MessageAction="SUPPRESS",
-            )
+            try:
+                created = self._cognito.admin_create_user(
+                    UserPoolId=self._pool,
+                    Username=email,
+                    UserAttributes=[
+                        {"Name": "email", "Value": email},
+                        {"Name": "email_verified", "Value": "true"},
+                    ],
+                    MessageAction="SUPPRESS",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "UsernameExistsException":
+                    raise AlreadyExists(f"A user with the email {email} already exists.") from None
+                raise
             username: str = created["User"]["Username"]
             try:
                 self._cognito.admin_set_user_password(
@@ -84,7 +89,7 @@ class CognitoIdentityProvider:
                 # No half-made account: the same email can be registered again.
                 self._cognito.admin_delete_user(UserPoolId=self._pool, Username=username)
                 raise
-            return User(id=username, email=email, groups=tuple(sorted(groups)))
+            return User(id=username, email=email, groups=tuple(groups))
 
         return await self._call(create)
 
