@@ -8,7 +8,7 @@ and the baseline `GET /health/live`, a route that touches neither database nor d
 A stand-in for the worker-facing API (stdlib http.server on 127.0.0.1) accepts the jobs.
 Creating the files and jobs is timed too and printed as a by-product.
 
-Run: `.venv/bin/python benchmarks/api_latency.py [--quick]`.
+Run: `.venv/bin/python -m benchmarks.api_latency [--quick]`.
 """
 
 import asyncio
@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import Server, median, p90, parse_args, print_header, running_server
+
+from benchmarks.harness import median, p90, parse_args, print_header, scratch_folder
+from benchmarks.live_server import Server, running_server
 
 API_KEY = "benchmark-internal-key"
 CONCURRENCY = 8
@@ -250,7 +252,8 @@ def main() -> None:
     started = time.monotonic()
     with (
         worker_api() as worker_url,
-        running_server(lambda folder: _registry_env(folder, worker_url)) as server,
+        scratch_folder() as folder,
+        running_server(folder, **_registry_env(folder, worker_url)) as server,
     ):
         asyncio.run(measure(server, plan))
     print(

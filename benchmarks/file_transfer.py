@@ -9,7 +9,7 @@ folder of many 1 MiB files and compares it with the plain download of one file o
 total size. The server's peak resident memory over its idle value is sampled during every
 transfer; the largest growth over the repetitions is printed.
 
-Run: `.venv/bin/python benchmarks/file_transfer.py [--quick]`.
+Run: `.venv/bin/python -m benchmarks.file_transfer [--quick]`.
 """
 
 import os
@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness import PeakRss, Server, median, p90, parse_args, print_header, running_server
+
+from benchmarks.harness import median, p90, parse_args, print_header, scratch_folder
+from benchmarks.live_server import PeakRss, Server, running_server
 
 MIB = 1024**2
 BOUNDARY = "benchmark-boundary-7d1f"
@@ -204,7 +206,8 @@ def main() -> None:
     started = time.monotonic()
     block = os.urandom(MIB)
     with (
-        running_server() as server,
+        scratch_folder() as folder,
+        running_server(folder) as server,
         httpx.Client(base_url=server.url, headers=server.headers, timeout=TIMEOUT) as client,
     ):
         transfers = Transfers(server, client, block)

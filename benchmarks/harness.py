@@ -1,45 +1,15 @@
-"""What every benchmark shares: a real server in a subprocess on 127.0.0.1, a signed-up
-user, timing statistics and a sampler of the server's resident memory.
-
-The server runs with its working folder, database, files and signing key in a temporary
-folder, so a benchmark leaves nothing behind. Its log goes to `server.log` there and is
-shown when the server fails to start.
-"""
+"""What every benchmark shares besides the server (see `benchmarks.live_server`): command
+line, header line, a temporary folder for the server and timing statistics."""
 
 import argparse
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import httpx
-import psutil
-
-Setup = Callable[[Path], Mapping[str, str]]
-"""Prepares the server's folder before it starts; answers extra environment variables."""
-
-START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    process: psutil.Process
-    folder: Path
-    data_root: Path
-    headers: dict[str, str]
-    """The signed-up user's `Authorization` header."""
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -61,76 +31,11 @@ def print_header(title: str, quick: bool) -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
-def running_server(setup: Setup | None = None) -> Iterator[Server]:
-    """Start `python -m decode_userapi serve` in a fresh temporary folder, sign a user up,
-    and stop the server when the block ends, also on error. `setup` may write files into
-    the folder first and answer more environment variables."""
+def scratch_folder() -> Iterator[Path]:
+    """A temporary folder for the server's files, removed when the block ends."""
     with tempfile.TemporaryDirectory(prefix="decode-bench-") as name:
-        folder = Path(name)
-        data_root = folder / "user_data"
-        port = _free_port()
-        environ = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{folder}/db.sqlite",
-            "USER_DATA_ROOT_PATH": str(data_root),
-            "LOCAL_IDENTITY_KEY_PATH": str(folder / "identity_key.pem"),
-            "HOST": "127.0.0.1",
-            **(setup(folder) if setup else {}),
-        }
-        log_path = folder / "server.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "decode_userapi", "serve", "--port", str(port)],
-                cwd=folder,
-                env=environ,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_live(url, process, log_path)
-            yield Server(url, psutil.Process(process.pid), folder, data_root, _sign_up(url))
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_live(url: str, process: "subprocess.Popen[bytes]", log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited at start:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/live").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer within {START_TIMEOUT_SECONDS:.0f} s")
-
-
-def _sign_up(url: str) -> dict[str, str]:
-    """Register through `POST /user` and sign in through `POST /token`."""
-    form = {"username": "bench@example.org", "password": "Bench-mark-2026"}
-    created = httpx.post(f"{url}/user", data=form)
-    if created.status_code != 201:
-        raise RuntimeError(f"sign-up failed: {created.status_code} {created.text}")
-    token = httpx.post(f"{url}/token", data=form)
-    if token.status_code != 201:
-        raise RuntimeError(f"sign-in failed: {token.status_code} {token.text}")
-    return {"Authorization": f"Bearer {token.json()['id_token']}"}
+        yield Path(name)
 
 
 def median(values: list[float]) -> float:
@@ -142,32 +47,3 @@ def p90(values: list[float]) -> float:
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=10, method="inclusive")[-1]
-
-
-class PeakRss:
-    """Samples a process's resident memory every few milliseconds inside a `with` block."""
-
-    def __init__(self, process: psutil.Process, idle: int) -> None:
-        self._process = process
-        self.idle = idle
-        self.peak: int = process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            time.sleep(0.005)
-
-    def __enter__(self) -> "PeakRss":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth(self) -> int:
-        """Peak during the block minus the idle server's resident memory."""
-        return self.peak - self.idle

@@ -1,7 +1,8 @@
 """A real server in a subprocess: GiB uploads and downloads in constant memory, the
 upload limit, and a client that disconnects mid-upload.
 
-The server's resident memory (RSS) is sampled during each transfer; its peak may grow by
+The server (`benchmarks.live_server`, shared with the benchmarks) runs in the test's
+`tmp_path`. Its resident memory (RSS) is sampled during each transfer; its peak may grow by
 less than `MAX_GROWTH` over the idle server's.
 """
 
@@ -9,109 +10,20 @@ import hashlib
 import os
 import shutil
 import socket
-import subprocess
-import sys
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
+
+from benchmarks.live_server import PeakRss, Server, running_server
 
 GIB = 1024**3
 MIB = 1024**2
 MAX_GROWTH = 100 * 1000**2
 BOUNDARY = "streaming-test-boundary"
-
-
-@dataclass
-class Server:
-    url: str
-    process: psutil.Process
-    data_root: Path
-    headers: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def running_server(tmp_path: Path, **env: str) -> Iterator[Server]:
-    port = _free_port()
-    data_root = tmp_path / "user_data"
-    environ = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite",
-        "USER_DATA_ROOT_PATH": str(data_root),
-        "LOCAL_IDENTITY_KEY_PATH": str(tmp_path / "identity_key.pem"),
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "decode_userapi", "serve", "--port", str(port)],
-        cwd=tmp_path,  # no stray .env; ./data lands in the test's folder
-        env=environ,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health/live").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the server did not start"
-            assert time.monotonic() < deadline, "the server did not answer within 30 s"
-            time.sleep(0.1)
-        yield Server(url, psutil.Process(process.pid), data_root, _sign_up(url))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _sign_up(url: str) -> dict[str, str]:
-    """Register a user through the server's own sign-up route and sign in."""
-    form = {"username": "streamer@example.org", "password": "Stream1ng-test"}
-    assert httpx.post(f"{url}/user", data=form).status_code == 201
-    token = httpx.post(f"{url}/token", data=form).json()["id_token"]
-    return {"Authorization": f"Bearer {token}"}
-
-
-class PeakRss:
-    """Samples a process's RSS every few milliseconds while in a `with` block."""
-
-    def __init__(self, process: psutil.Process, baseline: int) -> None:
-        self._process = process
-        self.baseline = baseline
-        self.peak: int = process.memory_info().rss
-        self._stop = threading.Event()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._process.memory_info().rss)
-            time.sleep(0.005)
-
-    def __enter__(self) -> "PeakRss":
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.baseline
 
 
 def _multipart_head(filename: str) -> bytes:
@@ -156,7 +68,7 @@ def _upload(
 
 def _report(what: str, rss: PeakRss, seconds: float) -> None:
     print(
-        f"\n{what}: {seconds:.1f} s; server RSS idle {rss.baseline / 1e6:.1f} MB, "
+        f"\n{what}: {seconds:.1f} s; server RSS idle {rss.idle / 1e6:.1f} MB, "
         f"peak {rss.peak / 1e6:.1f} MB, growth {rss.growth / 1e6:.1f} MB"
     )
 
