@@ -97,7 +97,7 @@ class LocalFileStorage:
         if entry is None or entry.kind is not EntryKind.FILE:
             raise NotFound(f"File '{ref}' does not exist.")
         # Plain reads in a worker thread: obstore's LocalStore stream measured ~12x slower
-        # here (benchmarks/file_transfer.py; 650 vs 7,900 MB/s on a cached 512 MiB file).
+        # here (benchmarks.file_transfer; 650 vs 7,900 MB/s on a cached 512 MiB file).
         async with await anyio.open_file(self._path(ref), "rb") as file:
             while chunk := await file.read(CHUNK_SIZE):
                 yield chunk
