@@ -31,20 +31,29 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def _start_up_line(settings: Settings, host: str, port: int) -> str:
+    line = f"decode-userapi: serving on http://{host}:{port}"
+    if settings.auth is True:
+        line += " in development mode (AUTH=1: POST /user grants the groups asked for)"
+    return line
+
+
 def serve(args: argparse.Namespace) -> None:
     settings = _settings()
+    host, port = args.host or settings.host, args.port or settings.port
+    print(_start_up_line(settings, host, port), flush=True)
     if args.workers > 1:
         upgrade(settings.database_url)
         uvicorn.run(
             "decode_userapi.entrypoints.cli:app_from_environment",
             factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=host,
+            port=port,
             workers=args.workers,
         )
         return
     app = create_app(build_container(settings))
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    uvicorn.run(app, host=host, port=port)
 
 
 def app_from_environment() -> object:

@@ -23,7 +23,7 @@ from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.settings import Settings
-from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn
+from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn, SignUp
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
@@ -71,6 +71,9 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     register_user = providers.Factory(RegisterUser, identity_provider)
+    sign_up = providers.Factory(
+        SignUp, identity_provider, choose_groups=settings.provided.sign_up_chooses_groups
+    )
     sign_in = providers.Factory(SignIn, identity_provider)
     change_groups = providers.Factory(ChangeGroups, identity_provider)
 

@@ -80,6 +80,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.auth is True
 
     @property
+    def sign_up_chooses_groups(self) -> bool:
+        """Whether `POST /user` grants the groups asked for (default `users`): only in
+        development (`AUTH=1`). Otherwise a new account has no group until an operator
+        approves it."""
+        return self.auth is True
+
+    @property
     def sign_in_routes(self) -> bool:
         """Whether `POST /token` and `POST /login` are mounted."""
         return self.identity == "local" or self.auth is True

@@ -11,7 +11,7 @@ from decode_userapi.ports.identity_provider import IdentityProvider, IssuedToken
 
 
 class RegisterUser:
-    """Create an account in the given groups (default: `users`)."""
+    """An operator creates an account in the given groups (default: `users`)."""
 
     def __init__(self, identity: IdentityProvider) -> None:
         self._identity = identity
@@ -20,6 +20,24 @@ class RegisterUser:
         return await self._identity.register(
             parse_email(email), password, parse_groups(groups or DEFAULT_GROUPS)
         )
+
+
+class SignUp:
+    """Self-registration through the API.
+
+    In development (`choose_groups`, i.e. `AUTH=1`) the account gets the groups asked for
+    (default `users`). Otherwise it gets none, so it is refused (403, "not confirmed")
+    until an operator approves it; the groups asked for are still checked, then ignored.
+    """
+
+    def __init__(self, identity: IdentityProvider, *, choose_groups: bool) -> None:
+        self._identity = identity
+        self._choose_groups = choose_groups
+
+    async def __call__(self, email: str, password: str, groups: Sequence[str] = ()) -> User:
+        asked = parse_groups(groups)
+        granted = (asked or DEFAULT_GROUPS) if self._choose_groups else ()
+        return await self._identity.register(parse_email(email), password, granted)
 
 
 class SignIn:
