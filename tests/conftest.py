@@ -33,6 +33,7 @@ def embedded_settings(tmp_path: Path) -> Settings:
             "LOCAL_IDENTITY_KEY_PATH": str(tmp_path / "identity_key.pem"),
             "APPLICATION_CONFIG_FILE": str(tmp_path / "application_config.yaml"),
             "INTERNAL_API_KEY_SECRET": "internal-test-key",
+            "ALLOWED_HOSTS": "testserver.local",  # the test client's host
         },
         env_file=None,
     )

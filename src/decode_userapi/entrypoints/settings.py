@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from dotenv import dotenv_values
@@ -31,6 +32,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     frontend_url: str | None = None
+    public_url: str | None = None
+    """`PUBLIC_URL`: this API's address as clients reach it (`https://api.example.org`);
+    the base of the URLs `/files/.../url` answers. None: taken from the request."""
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    """`ALLOWED_HOSTS`: `Host` names the request may be trusted with when `PUBLIC_URL` is
+    unset (to build URLs, and as this API's own origin); `*` trusts any."""
     # Data
     filesystem: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
@@ -218,6 +225,23 @@ def registry_location(location: str) -> str:
     return location
 
 
+def public_url(raw: str | None) -> str | None:
+    """`PUBLIC_URL`: an http(s) URL without query, kept without its trailing slash."""
+    if raw is None:
+        return None
+    parsed = urlsplit(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query:
+        raise SettingsError(f"PUBLIC_URL must look like https://host[:port][/path], not {raw!r}.")
+    return raw.rstrip("/")
+
+
+def host_names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """`ALLOWED_HOSTS`: comma-separated host names (no port), lower-cased."""
+    if raw is None:
+        return default
+    return tuple(name.strip().lower().strip("[]") for name in raw.split(",") if name.strip())
+
+
 def _parse(env: _Reader) -> Settings:
     filesystem = env.choice("FILESYSTEM", ("local", "s3"), "local")
     s3_bucket = env.text("S3_BUCKET")
@@ -243,6 +267,8 @@ def _parse(env: _Reader) -> Settings:
         host=env.text("HOST") or defaults.host,
         port=env.integer("PORT", defaults.port, minimum=1),
         frontend_url=env.text("FRONTEND_URL"),
+        public_url=public_url(env.text("PUBLIC_URL")),
+        allowed_hosts=host_names(env.text("ALLOWED_HOSTS"), defaults.allowed_hosts),
         filesystem="s3" if filesystem == "s3" else "local",
         s3_bucket=s3_bucket,
         s3_region=env.text("S3_REGION"),
