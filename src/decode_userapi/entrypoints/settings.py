@@ -61,6 +61,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     local_identity_issuer: str = "decode-userapi-local"
     local_identity_audience: str = "decode-userapi"
     token_lifetime_seconds: int = 3600
+    password_hash_workers: int = 2
+    """Threads that hash passwords (each hash holds 19 MiB while it runs)."""
+    password_hash_queue: int = 16
+    """Hashes that may wait for a thread; beyond it sign-ins get 503 with Retry-After."""
+    sign_in_failure_window_seconds: int = 900
+    sign_in_max_failures_per_account: int = 10
+    sign_in_max_failures_per_address: int = 100
     cognito_client_id: str | None = None
     cognito_secret: str | None = None
     cognito_user_pool_id: str | None = None
@@ -295,6 +302,19 @@ def _parse(env: _Reader) -> Settings:
         or defaults.local_identity_audience,
         token_lifetime_seconds=env.integer(
             "TOKEN_LIFETIME_SECONDS", defaults.token_lifetime_seconds, minimum=60
+        ),
+        password_hash_workers=env.integer(
+            "PASSWORD_HASH_WORKERS", defaults.password_hash_workers, minimum=1
+        ),
+        password_hash_queue=env.integer("PASSWORD_HASH_QUEUE", defaults.password_hash_queue),
+        sign_in_failure_window_seconds=env.integer(
+            "SIGN_IN_FAILURE_WINDOW_SECONDS", defaults.sign_in_failure_window_seconds, minimum=1
+        ),
+        sign_in_max_failures_per_account=env.integer(
+            "SIGN_IN_MAX_FAILURES_PER_ACCOUNT", defaults.sign_in_max_failures_per_account, minimum=1
+        ),
+        sign_in_max_failures_per_address=env.integer(
+            "SIGN_IN_MAX_FAILURES_PER_ADDRESS", defaults.sign_in_max_failures_per_address, minimum=1
         ),
         cognito_client_id=env.text("COGNITO_CLIENT_ID"),
         cognito_secret=env.secret("COGNITO_SECRET"),

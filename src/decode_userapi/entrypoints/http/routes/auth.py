@@ -7,7 +7,7 @@
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -55,6 +55,12 @@ class TokenResponse(msgspec.Struct):
 
 class LoginResponse(msgspec.Struct):
     message: str
+
+
+def _client_address(request: Request[Any, Any, Any]) -> str | None:
+    """The caller's IP address (behind a proxy, the one it forwards when the proxy is
+    trusted: uvicorn's `FORWARDED_ALLOW_IPS`)."""
+    return request.client.host if request.client else None
 
 
 def _user_info(user: User) -> UserInfo:
@@ -126,13 +132,17 @@ async def register(
     "/token",
     summary="Sign in for an ID token",
     description="Form fields `username` (an email) and `password`. Send the token as "
-    "`Authorization: Bearer <id_token>`. 404 for an unknown user, 400 for a wrong password.",
+    "`Authorization: Bearer <id_token>`. 404 for an unknown user, 400 for a wrong password, "
+    "429 (with `Retry-After`) after too many failed sign-ins for the account or from the "
+    "caller's address, 503 (with `Retry-After`) when too many sign-ins run at once.",
     tags=["auth"],
 )
 async def token(
-    data: Annotated[Credentials, FormBody], sign_in: NamedDependency[SignIn]
+    request: Request[Any, Any, Any],
+    data: Annotated[Credentials, FormBody],
+    sign_in: NamedDependency[SignIn],
 ) -> TokenResponse:
-    issued = await sign_in(data.username, data.password)
+    issued = await sign_in(data.username, data.password, _client_address(request))
     return TokenResponse(id_token=issued.id_token, expires_in=issued.expires_in)
 
 
@@ -145,9 +155,11 @@ async def token(
     tags=["auth"],
 )
 async def login(
-    data: Annotated[Credentials, FormBody], sign_in: NamedDependency[SignIn]
+    request: Request[Any, Any, Any],
+    data: Annotated[Credentials, FormBody],
+    sign_in: NamedDependency[SignIn],
 ) -> Response[LoginResponse]:
-    issued = await sign_in(data.username, data.password)
+    issued = await sign_in(data.username, data.password, _client_address(request))
     cookie = Cookie(
         key="Authorization",
         value=f"Bearer {issued.id_token}",
