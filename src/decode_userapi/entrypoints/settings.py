@@ -31,6 +31,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`AUTH`: None when unset (the identity back-end then picks its default)."""
     host: str = "127.0.0.1"
     port: int = 8000
+    http_header_timeout_seconds: int = 10
+    """A request's headers must arrive within this, trickled or not."""
+    http_body_idle_timeout_seconds: int = 30
+    """A request body that stops arriving for this long closes the connection."""
+    http_keep_alive_seconds: int = 5
+    """An idle connection between requests is closed after this."""
+    http_max_connections: int = 500
+    """Open connections per process; above it the longest idle ones are closed."""
     frontend_url: str | None = None
     public_url: str | None = None
     """`PUBLIC_URL`: this API's address as clients reach it (`https://api.example.org`);
@@ -273,6 +281,18 @@ def _parse(env: _Reader) -> Settings:
         auth=env.flag("AUTH"),
         host=env.text("HOST") or defaults.host,
         port=env.integer("PORT", defaults.port, minimum=1),
+        http_header_timeout_seconds=env.integer(
+            "HTTP_HEADER_TIMEOUT_SECONDS", defaults.http_header_timeout_seconds, minimum=1
+        ),
+        http_body_idle_timeout_seconds=env.integer(
+            "HTTP_BODY_IDLE_TIMEOUT_SECONDS", defaults.http_body_idle_timeout_seconds, minimum=1
+        ),
+        http_keep_alive_seconds=env.integer(
+            "HTTP_KEEP_ALIVE_SECONDS", defaults.http_keep_alive_seconds, minimum=1
+        ),
+        http_max_connections=env.integer(
+            "HTTP_MAX_CONNECTIONS", defaults.http_max_connections, minimum=1
+        ),
         frontend_url=env.text("FRONTEND_URL"),
         public_url=public_url(env.text("PUBLIC_URL")),
         allowed_hosts=host_names(env.text("ALLOWED_HOSTS"), defaults.allowed_hosts),
