@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from decode_userapi.adapters.persistence.sign_in_attempts import SignInAttemptRow
 from decode_userapi.adapters.persistence.users import Account, SqlaAccounts, UserRow
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.http.app import create_app
@@ -118,3 +119,21 @@ async def test_an_old_scrypt_hash_signs_in_and_is_replaced_by_argon2id(
     assert stored.startswith("$argon2id$")
     assert await sign_in(client, "old@example.org") == 201
     assert await sign_in(client, "old@example.org", "Wrong-pass-1") == 400
+
+
+async def test_counts_start_again_when_the_window_has_passed(
+    container: Container, settings: Settings
+) -> None:
+    short = build_container(msgspec.structs.replace(settings, sign_in_failure_window_seconds=1))
+    async with AsyncTestClient(create_app(short)) as client:
+        await add_user(container, "grace@example.org")
+        for _ in range(PER_ACCOUNT):
+            assert await sign_in(client, "grace@example.org", "Wrong-pass-1") == 400
+        assert await sign_in(client, "grace@example.org") == 429
+        await asyncio.sleep(1.2)
+        assert await sign_in(client, "heidi@example.org") == 404  # prunes grace's rows
+        async with container.session_factory()() as session:
+            keys = set(await session.scalars(select(SignInAttemptRow.key)))
+        assert keys == {"account:heidi@example.org", "address:testclient"}
+        assert await sign_in(client, "grace@example.org") == 201
+    await short.engine().dispose()

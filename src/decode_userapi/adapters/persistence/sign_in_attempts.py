@@ -9,7 +9,7 @@ SQLite and PostgreSQL have), so parallel attempts cannot slip past a limit.
 import time
 from collections.abc import Collection, Mapping
 
-from sqlalchemy import Float, Integer, String, case, delete, update
+from sqlalchemy import Float, Integer, String, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -56,7 +56,11 @@ class SqlaSignInThrottle:
                 attempts, window_start = (await session.execute(statement)).one()
                 if attempts > limits[key]:
                     waits.append(window_start + self._window - now)
-            await session.execute(delete(row).where(row.window_start < expired))
+            # Rows other transactions hold are left for a later prune: never wait here.
+            stale = select(row.key).where(row.window_start < expired)
+            await session.execute(
+                delete(row).where(row.key.in_(stale.with_for_update(skip_locked=True)))
+            )
         return max(1, round(max(waits))) if waits else None
 
     async def forgive(self, keys: Collection[str]) -> None:
