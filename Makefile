@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-## Start the service on the embedded default (SQLite, local files, local identity).
+## Start the service on the embedded default (SQLite, local files, local identity), on
+## loopback only and in development mode (AUTH=1: sign-up grants the groups asked for).
 serve: $(STAMP)
-	$(BIN)/decode-userapi serve
+	AUTH=1 $(BIN)/decode-userapi serve --host 127.0.0.1
 
 ## Every check and every test.
 test: lint typecheck layers

@@ -1,4 +1,4 @@
-"""A real server in a subprocess on 127.0.0.1 with a signed-up user, and a sampler of its
+"""A real server in a subprocess on 127.0.0.1 with a signed-up, approved user, and a sampler of its
 resident memory: shared by the benchmarks and the streaming tests.
 
 The server runs in a folder the caller owns (its working folder, database, files and
@@ -68,7 +68,8 @@ def running_server(folder: Path, **env: str) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_live(url, process, log_path)
-        yield Server(url, psutil.Process(process.pid), folder, data_root, _sign_up(url))
+        headers = _sign_up(url, folder, environ)
+        yield Server(url, psutil.Process(process.pid), folder, data_root, headers)
     finally:
         process.terminate()
         try:
@@ -92,12 +93,17 @@ def _wait_until_live(url: str, process: "subprocess.Popen[bytes]", log_path: Pat
     raise RuntimeError(f"the server did not answer within {START_TIMEOUT_SECONDS:.0f} s")
 
 
-def _sign_up(url: str) -> dict[str, str]:
-    """Register through `POST /user` and sign in through `POST /token`."""
+def _sign_up(url: str, folder: Path, environ: dict[str, str]) -> dict[str, str]:
+    """Register through `POST /user`, approve the account as an operator does
+    (`decode-userapi user groups EMAIL --add users`), sign in through `POST /token`."""
     form = {"username": "live@example.org", "password": "Live-server-2026"}
     created = httpx.post(f"{url}/user", data=form)
     if created.status_code != 201:
         raise RuntimeError(f"sign-up failed: {created.status_code} {created.text}")
+    approve = [sys.executable, "-m", "decode_userapi", "user", "groups", form["username"]]
+    subprocess.run(
+        [*approve, "--add", "users"], cwd=folder, env=environ, check=True, stdout=subprocess.DEVNULL
+    )
     token = httpx.post(f"{url}/token", data=form)
     if token.status_code != 201:
         raise RuntimeError(f"sign-in failed: {token.status_code} {token.text}")

@@ -22,6 +22,13 @@ Client = AsyncTestClient[Litestar]
 PASSWORD = "Sunny-day-42"
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Development sign-up (`AUTH=1`): `POST /user` grants the groups asked for. What it
+    does without `AUTH=1` is tested in test_sign_up.py."""
+    return msgspec.structs.replace(settings, auth=True)
+
+
 async def register(
     client: Client, email: str, password: str = PASSWORD, groups: tuple[str, ...] = ()
 ) -> tuple[int, dict[str, object]]:

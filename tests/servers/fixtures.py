@@ -147,6 +147,7 @@ def production_settings(
             "AUTH": "1",
             "APPLICATION_CONFIG_FILE": str(tmp_path / "application_config.yaml"),
             "INTERNAL_API_KEY_SECRET": "internal-test-key",
+            "ALLOWED_HOSTS": "testserver.local",  # the test client's host
         },
         env_file=None,
     )

@@ -100,3 +100,15 @@ def test_env_file_is_read_and_environment_wins(tmp_path) -> None:  # type: ignor
     env_file.write_text("PORT=9000\nHOST=0.0.0.0\n")
     settings = load_settings({"PORT": "9100"}, env_file=env_file)
     assert (settings.host, settings.port) == ("0.0.0.0", 9100)
+
+
+def test_public_url_and_allowed_hosts() -> None:
+    parsed = load_settings(
+        {"PUBLIC_URL": "https://api.example.org/v1/", "ALLOWED_HOSTS": "API.example.org, [::1]"},
+        env_file=None,
+    )
+    assert parsed.public_url == "https://api.example.org/v1"
+    assert parsed.allowed_hosts == ("api.example.org", "::1")
+    assert load_settings({}, env_file=None).allowed_hosts == ("localhost", "127.0.0.1", "::1")
+    with pytest.raises(SettingsError, match="PUBLIC_URL"):
+        load_settings({"PUBLIC_URL": "api.example.org"}, env_file=None)

@@ -11,6 +11,7 @@ def test_created_with_owner_only_permissions_and_reused(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "folder" / "key.pem"
     first = load_or_create_signing_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     content = path.read_bytes()
     second = load_or_create_signing_key(path)
     assert second.kid == first.kid

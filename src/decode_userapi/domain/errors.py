@@ -51,3 +51,19 @@ class UpstreamUnavailable(DomainError):
 
 class UpstreamRejected(DomainError):
     """A service we depend on refused the request; nothing was changed (502)."""
+
+
+class RetryLater(DomainError):
+    """Refused for now; the same request may succeed after `retry_after_seconds`."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class TooManyAttempts(RetryLater):
+    """Too many failed attempts on this account or from this address (429)."""
+
+
+class Overloaded(RetryLater):
+    """The service has no capacity left for this kind of work right now (503)."""

@@ -2,10 +2,12 @@
 
 import argparse
 import asyncio
+import functools
 import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import uvicorn
 from dotenv import load_dotenv
@@ -14,6 +16,7 @@ from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.adapters.secrets.aws import fetch_secret
 from decode_userapi.domain.errors import DomainError
 from decode_userapi.domain.users import User
+from decode_userapi.entrypoints.connections import ConnectionLimits, GuardedH11Protocol
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.settings import Settings, SettingsError, load_settings
@@ -31,20 +34,43 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def _start_up_line(settings: Settings, host: str, port: int) -> str:
+    line = f"decode-userapi: serving on http://{host}:{port}"
+    if settings.auth is True:
+        line += " in development mode (AUTH=1: POST /user grants the groups asked for)"
+    return line
+
+
+def _connection_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for slow and idle connections (see `connections`)."""
+    limits = ConnectionLimits(
+        header_timeout_seconds=settings.http_header_timeout_seconds,
+        body_idle_timeout_seconds=settings.http_body_idle_timeout_seconds,
+        max_connections=settings.http_max_connections,
+    )
+    return {
+        "http": functools.partial(GuardedH11Protocol, limits=limits),
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+    }
+
+
 def serve(args: argparse.Namespace) -> None:
     settings = _settings()
+    host, port = args.host or settings.host, args.port or settings.port
+    print(_start_up_line(settings, host, port), flush=True)
     if args.workers > 1:
         upgrade(settings.database_url)
         uvicorn.run(
             "decode_userapi.entrypoints.cli:app_from_environment",
             factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=host,
+            port=port,
             workers=args.workers,
+            **_connection_options(settings),
         )
         return
     app = create_app(build_container(settings))
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    uvicorn.run(app, host=host, port=port, **_connection_options(settings))
 
 
 def app_from_environment() -> object:

@@ -9,6 +9,7 @@ from decode_userapi.adapters.catalog.sources import open_source
 from decode_userapi.adapters.catalog.yaml_catalog import YamlApplicationCatalog
 from decode_userapi.adapters.identity.cognito import CognitoIdentityProvider
 from decode_userapi.adapters.identity.local import LocalIdentityProvider
+from decode_userapi.adapters.identity.password_hash import HashingPool
 from decode_userapi.adapters.identity.signing_key import load_or_create_signing_key
 from decode_userapi.adapters.notifier.log import LogNotifier
 from decode_userapi.adapters.notifier.mailjet import MailjetNotifier
@@ -18,12 +19,13 @@ from decode_userapi.adapters.persistence.database import (
     create_session_factory,
 )
 from decode_userapi.adapters.persistence.jobs import SqlaUnitOfWork
+from decode_userapi.adapters.persistence.sign_in_attempts import SqlaSignInThrottle
 from decode_userapi.adapters.persistence.users import SqlaAccounts
 from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.settings import Settings
-from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn
+from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn, SignUp
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
@@ -57,6 +59,11 @@ class Container(containers.DeclarativeContainer):
             key=providers.Singleton(
                 load_or_create_signing_key, settings.provided.local_identity_key_path
             ),
+            hashing=providers.Singleton(
+                HashingPool,
+                workers=settings.provided.password_hash_workers,
+                queue=settings.provided.password_hash_queue,
+            ),
             issuer=settings.provided.local_identity_issuer,
             audience=settings.provided.local_identity_audience,
             token_lifetime_seconds=settings.provided.token_lifetime_seconds,
@@ -71,7 +78,21 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     register_user = providers.Factory(RegisterUser, identity_provider)
-    sign_in = providers.Factory(SignIn, identity_provider)
+    sign_up = providers.Factory(
+        SignUp, identity_provider, choose_groups=settings.provided.sign_up_chooses_groups
+    )
+    sign_in_throttle = providers.Factory(
+        SqlaSignInThrottle,
+        session_factory,
+        window_seconds=settings.provided.sign_in_failure_window_seconds,
+    )
+    sign_in = providers.Factory(
+        SignIn,
+        identity_provider,
+        sign_in_throttle,
+        max_failures_per_account=settings.provided.sign_in_max_failures_per_account,
+        max_failures_per_address=settings.provided.sign_in_max_failures_per_address,
+    )
     change_groups = providers.Factory(ChangeGroups, identity_provider)
 
     file_storage = providers.Selector(

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from dotenv import dotenv_values
@@ -30,7 +31,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`AUTH`: None when unset (the identity back-end then picks its default)."""
     host: str = "127.0.0.1"
     port: int = 8000
+    http_header_timeout_seconds: int = 10
+    """A request's headers must arrive within this, trickled or not."""
+    http_body_idle_timeout_seconds: int = 30
+    """A request body that stops arriving for this long closes the connection."""
+    http_keep_alive_seconds: int = 5
+    """An idle connection between requests is closed after this."""
+    http_max_connections: int = 500
+    """Open connections per process; above it the longest idle ones are closed."""
     frontend_url: str | None = None
+    public_url: str | None = None
+    """`PUBLIC_URL`: this API's address as clients reach it (`https://api.example.org`);
+    the base of the URLs `/files/.../url` answers. None: taken from the request."""
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    """`ALLOWED_HOSTS`: `Host` names the request may be trusted with when `PUBLIC_URL` is
+    unset (to build URLs, and as this API's own origin); `*` trusts any."""
     # Data
     filesystem: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
@@ -54,6 +69,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     local_identity_issuer: str = "decode-userapi-local"
     local_identity_audience: str = "decode-userapi"
     token_lifetime_seconds: int = 3600
+    password_hash_workers: int = 2
+    """Threads that hash passwords (each hash holds 19 MiB while it runs)."""
+    password_hash_queue: int = 16
+    """Hashes that may wait for a thread; beyond it sign-ins get 503 with Retry-After."""
+    sign_in_failure_window_seconds: int = 900
+    sign_in_max_failures_per_account: int = 10
+    sign_in_max_failures_per_address: int = 100
     cognito_client_id: str | None = None
     cognito_secret: str | None = None
     cognito_user_pool_id: str | None = None
@@ -77,6 +99,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """
         if self.identity == "local":
             return self.auth is not False
+        return self.auth is True
+
+    @property
+    def sign_up_chooses_groups(self) -> bool:
+        """Whether `POST /user` grants the groups asked for (default `users`): only in
+        development (`AUTH=1`). Otherwise a new account has no group until an operator
+        approves it."""
         return self.auth is True
 
     @property
@@ -211,6 +240,23 @@ def registry_location(location: str) -> str:
     return location
 
 
+def public_url(raw: str | None) -> str | None:
+    """`PUBLIC_URL`: an http(s) URL without query, kept without its trailing slash."""
+    if raw is None:
+        return None
+    parsed = urlsplit(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query:
+        raise SettingsError(f"PUBLIC_URL must look like https://host[:port][/path], not {raw!r}.")
+    return raw.rstrip("/")
+
+
+def host_names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """`ALLOWED_HOSTS`: comma-separated host names (no port), lower-cased."""
+    if raw is None:
+        return default
+    return tuple(name.strip().lower().strip("[]") for name in raw.split(",") if name.strip())
+
+
 def _parse(env: _Reader) -> Settings:
     filesystem = env.choice("FILESYSTEM", ("local", "s3"), "local")
     s3_bucket = env.text("S3_BUCKET")
@@ -235,7 +281,21 @@ def _parse(env: _Reader) -> Settings:
         auth=env.flag("AUTH"),
         host=env.text("HOST") or defaults.host,
         port=env.integer("PORT", defaults.port, minimum=1),
+        http_header_timeout_seconds=env.integer(
+            "HTTP_HEADER_TIMEOUT_SECONDS", defaults.http_header_timeout_seconds, minimum=1
+        ),
+        http_body_idle_timeout_seconds=env.integer(
+            "HTTP_BODY_IDLE_TIMEOUT_SECONDS", defaults.http_body_idle_timeout_seconds, minimum=1
+        ),
+        http_keep_alive_seconds=env.integer(
+            "HTTP_KEEP_ALIVE_SECONDS", defaults.http_keep_alive_seconds, minimum=1
+        ),
+        http_max_connections=env.integer(
+            "HTTP_MAX_CONNECTIONS", defaults.http_max_connections, minimum=1
+        ),
         frontend_url=env.text("FRONTEND_URL"),
+        public_url=public_url(env.text("PUBLIC_URL")),
+        allowed_hosts=host_names(env.text("ALLOWED_HOSTS"), defaults.allowed_hosts),
         filesystem="s3" if filesystem == "s3" else "local",
         s3_bucket=s3_bucket,
         s3_region=env.text("S3_REGION"),
@@ -262,6 +322,19 @@ def _parse(env: _Reader) -> Settings:
         or defaults.local_identity_audience,
         token_lifetime_seconds=env.integer(
             "TOKEN_LIFETIME_SECONDS", defaults.token_lifetime_seconds, minimum=60
+        ),
+        password_hash_workers=env.integer(
+            "PASSWORD_HASH_WORKERS", defaults.password_hash_workers, minimum=1
+        ),
+        password_hash_queue=env.integer("PASSWORD_HASH_QUEUE", defaults.password_hash_queue),
+        sign_in_failure_window_seconds=env.integer(
+            "SIGN_IN_FAILURE_WINDOW_SECONDS", defaults.sign_in_failure_window_seconds, minimum=1
+        ),
+        sign_in_max_failures_per_account=env.integer(
+            "SIGN_IN_MAX_FAILURES_PER_ACCOUNT", defaults.sign_in_max_failures_per_account, minimum=1
+        ),
+        sign_in_max_failures_per_address=env.integer(
+            "SIGN_IN_MAX_FAILURES_PER_ADDRESS", defaults.sign_in_max_failures_per_address, minimum=1
         ),
         cognito_client_id=env.text("COGNITO_CLIENT_ID"),
         cognito_secret=env.secret("COGNITO_SECRET"),

@@ -9,10 +9,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import anyio.to_thread
 import jwt
 
-from decode_userapi.adapters.identity.password_hash import hash_password, password_matches
+from decode_userapi.adapters.identity.password_hash import (
+    HashingPool,
+    hash_password,
+    needs_rehash,
+    password_matches,
+)
 from decode_userapi.adapters.identity.signing_key import ALGORITHM, SigningKey
 from decode_userapi.adapters.identity.token_verifier import StaticKeys, TokenVerifier
 from decode_userapi.adapters.persistence.users import Account, SqlaAccounts
@@ -28,12 +32,14 @@ class LocalIdentityProvider:
         *,
         accounts: SqlaAccounts,
         key: SigningKey,
+        hashing: HashingPool,
         issuer: str,
         audience: str,
         token_lifetime_seconds: int,
     ) -> None:
         self._accounts = accounts
         self._key = key
+        self._hashing = hashing
         self._issuer = issuer
         self._audience = audience
         self._lifetime = token_lifetime_seconds
@@ -46,7 +52,7 @@ class LocalIdentityProvider:
         check_password_policy(password)
         if await self._accounts.find(email) is not None:
             raise AlreadyExists(f"A user with the email {email} exists.")
-        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        password_hash = await self._hashing.run(hash_password, password)
         account = Account(uuid.uuid4().hex, email, password_hash, tuple(groups))
         await self._accounts.add(account)
         return _user(account)
@@ -55,8 +61,12 @@ class LocalIdentityProvider:
         account = await self._accounts.find(email)
         if account is None:
             raise NotFound(f"No user has the email {email}.")
-        if not await anyio.to_thread.run_sync(password_matches, password, account.password_hash):
+        stored = account.password_hash
+        if not await self._hashing.run(password_matches, password, stored):
             raise InvalidInput("Wrong password.")
+        if needs_rehash(stored):
+            new_hash = await self._hashing.run(hash_password, password)
+            await self._accounts.replace_password_hash(account.id, stored, new_hash)
         return IssuedToken(id_token=self._sign(account), expires_in=self._lifetime)
 
     async def change_groups(self, email: str, *, add: Sequence[str], remove: Sequence[str]) -> User:

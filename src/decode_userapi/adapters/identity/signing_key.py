@@ -39,7 +39,8 @@ def jwk_thumbprint(jwk: dict[str, Any]) -> str:
 
 
 def load_or_create_signing_key(path: str | Path) -> SigningKey:
-    """The key in `path` (PEM, PKCS#8), created with mode 0600 when missing.
+    """The key in `path` (PEM, PKCS#8), created with mode 0600 when missing (its folder
+    0700 when created here).
 
     Creation is atomic: the key is written to a temporary file and hard-linked into
     place, so when several processes start at once exactly one key wins and all use it.
@@ -57,7 +58,7 @@ def load_or_create_signing_key(path: str | Path) -> SigningKey:
 
 
 def _create(key_path: Path) -> None:
-    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

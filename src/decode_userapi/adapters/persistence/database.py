@@ -1,5 +1,6 @@
 """Engine, sessions and schema migrations."""
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -13,7 +14,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
-    """An async engine; SQLite gets its folder created, foreign keys and a busy timeout.
+    """An async engine; SQLite gets its file created private, foreign keys and a busy timeout.
 
     PostgreSQL connections are pooled (`pool_size` kept open, `max_overflow` more under
     load), checked before each use so that a restarted database costs no service restart,
@@ -22,7 +23,7 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(parsed.database))
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -33,6 +34,13 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
         max_overflow=max_overflow,
         pool_recycle=1800,
     )
+
+
+def _create_private_file(path: Path) -> None:
+    """The database's folder (0700 when created here) and an empty database file readable
+    by its owner only (0600); SQLite gives its `-wal` and `-shm` files the same mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
@@ -56,7 +64,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`. Blocking: call it from a thread inside a loop."""
     if make_url(url).get_backend_name() == "sqlite":
-        create_engine(url)  # creates the database's folder
+        create_engine(url)  # creates the database's folder and file
     command.upgrade(alembic_config(url), revision)
 
 

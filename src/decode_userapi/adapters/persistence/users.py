@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import JSON, DateTime, String, select
+from sqlalchemy import JSON, DateTime, String, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,6 +61,16 @@ class SqlaAccounts:
         async with self._sessions() as session:
             row = await session.scalar(select(UserRow).where(UserRow.email == email))
             return None if row is None else _account(row)
+
+    async def replace_password_hash(self, account_id: str, old: str, new: str) -> None:
+        """Store `new` as the account's hash if it still holds `old` (a concurrent change
+        of password wins)."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(UserRow)
+                .where(UserRow.id == account_id, UserRow.password_hash == old)
+                .values(password_hash=new)
+            )
 
     async def change_groups(
         self, email: str, *, add: Sequence[str], remove: Sequence[str]

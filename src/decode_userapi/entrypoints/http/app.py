@@ -6,6 +6,7 @@ from typing import Any
 import anyio
 from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
+from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from decode_userapi.adapters.persistence.database import upgrade
@@ -13,6 +14,8 @@ from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.auth import user_dependency
 from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
+from decode_userapi.entrypoints.http.json_body import require_json_body
+from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ def openapi_document(request: Request[Any, Any, Any]) -> dict[str, object]:
 def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     """Build the app around `container`; `migrate` applies schema migrations at start."""
     settings = container.settings()
+    origins = Origins(settings)
 
     async def apply_migrations() -> None:
         await anyio.to_thread.run_sync(upgrade, settings.database_url)
@@ -59,7 +63,11 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     )
     return Litestar(
         route_handlers=handlers,
-        dependencies={"user": user_dependency(container.identity_provider)},
+        dependencies={
+            "user": user_dependency(container.identity_provider, origins),
+            "origins": Provide(lambda: origins, sync_to_thread=False),
+        },
+        before_request=require_json_body,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=cors,
         openapi_config=openapi_config(),

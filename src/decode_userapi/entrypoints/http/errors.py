@@ -19,9 +19,11 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotAllowed: 405,
     errors.AlreadyExists: 409,
     errors.TooLarge: 413,
+    errors.TooManyAttempts: 429,
     errors.NotImplementedByBackend: 501,
     errors.UpstreamRejected: 502,
     errors.UpstreamUnavailable: 503,
+    errors.Overloaded: 503,
 }
 
 
@@ -38,6 +40,8 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> 
         (code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400
     )
     headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
+    if isinstance(exc, errors.RetryLater):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
     return _body(exc.message, status_code, headers)
 
 

@@ -7,7 +7,7 @@
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -19,7 +19,7 @@ from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.ports.identity_provider import IdentityProvider
-from decode_userapi.services.accounts import RegisterUser, SignIn
+from decode_userapi.services.accounts import SignIn, SignUp
 
 LOGIN_COOKIE_MAX_AGE = 1800
 MAX_FORM_BYTES = 64 * 1024
@@ -38,7 +38,8 @@ class Registration(msgspec.Struct):
     """The account's email address."""
     password: str
     groups: str | list[str] = []
-    """`users` (default), `workers`, `cloud`; repeat the field for several."""
+    """`users` (default), `workers`, `cloud`; repeat the field for several. Honoured only
+    in development (`AUTH=1`)."""
 
 
 class UserInfo(msgspec.Struct):
@@ -54,6 +55,12 @@ class TokenResponse(msgspec.Struct):
 
 class LoginResponse(msgspec.Struct):
     message: str
+
+
+def _client_address(request: Request[Any, Any, Any]) -> str | None:
+    """The caller's IP address (behind a proxy, the one it forwards when the proxy is
+    trusted: uvicorn's `FORWARDED_ALLOW_IPS`)."""
+    return request.client.host if request.client else None
 
 
 def _user_info(user: User) -> UserInfo:
@@ -99,23 +106,25 @@ async def describe_user(user: NamedDependency[User]) -> UserInfo:
 @post(
     "/user",
     summary="Sign up",
-    description="Form fields `username` (an email) and `password`; optional `groups`, "
+    description="Form fields `username` (an email) and `password`. The new account has no "
+    "group, so it gets 403 until an operator approves it (adds it to `users`). Only in "
+    "development (`AUTH=1`) it joins the groups asked for with the optional `groups`, "
     "repeated, as form field or query parameter (`users`, `workers`, `cloud`; default "
     "`users`). 409 when the email is taken, 400 when the password does not meet the "
     "policy (8 to 256 characters with a lowercase and an uppercase letter, a digit and a "
-    "symbol).",
+    "symbol) or a group is unknown.",
     tags=["auth"],
 )
 async def register(
     data: Annotated[Registration, FormBody],
-    register_user: NamedDependency[RegisterUser],
+    sign_up: NamedDependency[SignUp],
     query_groups: Annotated[
         list[str] | None,
         QueryParameter(name="groups", description="Groups, repeated; added to the form's."),
     ] = None,
 ) -> UserInfo:
     form_groups = [data.groups] if isinstance(data.groups, str) else data.groups
-    user = await register_user(data.username, data.password, [*form_groups, *(query_groups or [])])
+    user = await sign_up(data.username, data.password, [*form_groups, *(query_groups or [])])
     return _user_info(user)
 
 
@@ -123,13 +132,17 @@ async def register(
     "/token",
     summary="Sign in for an ID token",
     description="Form fields `username` (an email) and `password`. Send the token as "
-    "`Authorization: Bearer <id_token>`. 404 for an unknown user, 400 for a wrong password.",
+    "`Authorization: Bearer <id_token>`. 404 for an unknown user, 400 for a wrong password, "
+    "429 (with `Retry-After`) after too many failed sign-ins for the account or from the "
+    "caller's address, 503 (with `Retry-After`) when too many sign-ins run at once.",
     tags=["auth"],
 )
 async def token(
-    data: Annotated[Credentials, FormBody], sign_in: NamedDependency[SignIn]
+    request: Request[Any, Any, Any],
+    data: Annotated[Credentials, FormBody],
+    sign_in: NamedDependency[SignIn],
 ) -> TokenResponse:
-    issued = await sign_in(data.username, data.password)
+    issued = await sign_in(data.username, data.password, _client_address(request))
     return TokenResponse(id_token=issued.id_token, expires_in=issued.expires_in)
 
 
@@ -142,9 +155,11 @@ async def token(
     tags=["auth"],
 )
 async def login(
-    data: Annotated[Credentials, FormBody], sign_in: NamedDependency[SignIn]
+    request: Request[Any, Any, Any],
+    data: Annotated[Credentials, FormBody],
+    sign_in: NamedDependency[SignIn],
 ) -> Response[LoginResponse]:
-    issued = await sign_in(data.username, data.password)
+    issued = await sign_in(data.username, data.password, _client_address(request))
     cookie = Cookie(
         key="Authorization",
         value=f"Bearer {issued.id_token}",
@@ -169,7 +184,7 @@ def router(container: Container) -> Router:
         request_max_body_size=MAX_FORM_BYTES,
         dependencies={
             "identity_provider": provide(container.identity_provider),
-            "register_user": provide(container.register_user),
+            "sign_up": provide(container.sign_up),
             "sign_in": provide(container.sign_in),
         },
     )

@@ -22,6 +22,7 @@ from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.multipart_upload import file_field
+from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.schemas import (
     ErrorBody,
     FileHTTPRequest,
@@ -59,9 +60,12 @@ def _split(
     return path, ""
 
 
-def _own_url(request: Request[Any, Any, Any], ref: FileRef, suffix: str) -> HttpRequestSpec:
-    """This API's `/files/{ref}/{suffix}` route, sent with the caller's `authorization`."""
-    base = str(request.base_url).rstrip("/")
+def _own_url(
+    origins: Origins, request: Request[Any, Any, Any], ref: FileRef, suffix: str
+) -> HttpRequestSpec:
+    """This API's `/files/{ref}/{suffix}` route, sent with the caller's `authorization`;
+    its base is `PUBLIC_URL`, or the request's URL when its host is allowed."""
+    base = origins.base_url(request)
     path = "".join(f"{quote(part, safe='')}/" for part in ref.parts)
     authorization = request.headers.get("authorization")
     return HttpRequestSpec(
@@ -107,6 +111,7 @@ def _stream(download: Download) -> Stream:
 async def read(
     request: Request[Any, Any, Any],
     user: NamedDependency[User],
+    origins: NamedDependency[Origins],
     list_files: NamedDependency[ListFiles],
     download_file: NamedDependency[DownloadFile],
     get_download_url: NamedDependency[GetDownloadUrl],
@@ -125,7 +130,7 @@ async def read(
     if suffix == DOWNLOAD:
         return _stream(await download_file(user, ref))
     if suffix == URL:
-        spec = await get_download_url(user, ref, _own_url(request, ref, DOWNLOAD))
+        spec = await get_download_url(user, ref, _own_url(origins, request, ref, DOWNLOAD))
         return Response(FileHTTPRequest.of(spec))
     entries = await list_files(user, ref, show_dirs=show_dirs, recursive=recursive)
     return Response([FileInfo.of(entry) for entry in entries])
@@ -151,6 +156,7 @@ async def read(
 async def write(
     request: Request[Any, Any, Any],
     user: NamedDependency[User],
+    origins: NamedDependency[Origins],
     upload_file: NamedDependency[UploadFile],
     create_folder: NamedDependency[CreateFolder],
     get_upload_url: NamedDependency[GetUploadUrl],
@@ -170,7 +176,7 @@ async def write(
             await chunks.aclose()
         return Response(FileInfo.of(entry), status_code=HTTP_201_CREATED)
     if suffix == URL:
-        spec = await get_upload_url(user, folder, _own_url(request, folder, UPLOAD))
+        spec = await get_upload_url(user, folder, _own_url(origins, request, folder, UPLOAD))
         return Response(FileHTTPRequest.of(spec), status_code=HTTP_201_CREATED)
     return Response(FileInfo.of(await create_folder(user, folder)), status_code=HTTP_201_CREATED)
 
