@@ -6,6 +6,7 @@ with `SettingsError`, whose message names the variable.
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,9 @@ import msgspec
 from dotenv import dotenv_values
 
 GIB = 1024**3
+DEV_FRONTEND_ORIGIN = "http://localhost:8080"
+"""Where the browser frontend's development server runs (`npm run serve`)."""
+_ORIGIN = re.compile(r"https?://[^/\s,]+")
 
 
 class SettingsError(Exception):
@@ -30,7 +34,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`AUTH`: None when unset (the identity back-end then picks its default)."""
     host: str = "127.0.0.1"
     port: int = 8000
-    frontend_url: str | None = None
+    frontend_urls: tuple[str, ...] = (DEV_FRONTEND_ORIGIN,)
+    """`FRONTEND_URL`: the browser origins CORS allows, with credentials. Unset: the
+    frontend's development server on the embedded default, none with Cognito."""
     # Data
     filesystem: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
@@ -200,6 +206,20 @@ def async_database_url(raw: str, secret: str | None) -> str:
     return f"{drivers[scheme]}://{rest}"
 
 
+def frontend_origins(value: str | None, *, cognito: bool) -> tuple[str, ...]:
+    """`FRONTEND_URL`: comma-separated origins such as `https://decode.example.org`."""
+    if value is None:
+        return () if cognito else (DEV_FRONTEND_ORIGIN,)
+    origins = tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                "FRONTEND_URL must be origins like https://decode.example.org (scheme and "
+                f"host, optional port, no path), separated by commas; {origin!r} is not one."
+            )
+    return origins
+
+
 def registry_location(location: str) -> str:
     """`APPLICATION_CONFIG_FILE`: a local path, or an S3 object as `s3://bucket/key`."""
     if location.startswith("s3://"):
@@ -235,7 +255,7 @@ def _parse(env: _Reader) -> Settings:
         auth=env.flag("AUTH"),
         host=env.text("HOST") or defaults.host,
         port=env.integer("PORT", defaults.port, minimum=1),
-        frontend_url=env.text("FRONTEND_URL"),
+        frontend_urls=frontend_origins(env.text("FRONTEND_URL"), cognito=pool_id is not None),
         filesystem="s3" if filesystem == "s3" else "local",
         s3_bucket=s3_bucket,
         s3_region=env.text("S3_REGION"),

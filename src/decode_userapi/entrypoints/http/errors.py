@@ -8,6 +8,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from decode_userapi.domain import errors
+from decode_userapi.entrypoints.http.validation_messages import validation_detail
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
     if isinstance(exc, ValidationException) and exc.extra:
-        return _body(f"{exc.detail}: {exc.extra}", exc.status_code)
+        return _body(validation_detail(exc.extra, exc.detail), exc.status_code)
     return _body(exc.detail, exc.status_code, exc.headers)
 
 
