@@ -7,11 +7,11 @@ sentence that names the field: `priority must be a whole number or null, not tex
 """
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 _TYPE_WORDS = {
     "int": "a whole number",
-    "float": "a number",
+    "float": "a decimal number",
     "str": "text",
     "bool": "true or false",
     "null": "null",
@@ -22,90 +22,69 @@ _TYPE_WORDS = {
     "uuid": "a UUID",
 }
 _BOUND_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
+_TEXT_SOURCES = ("query", "path", "header", "cookie")
+"""Where every value arrives as text: saying `not text` would not help."""
+_BODY = "the request body"
+
+_WRONG_TYPE = re.compile(r"Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`")
+_OUT_OF_BOUNDS = re.compile(r"Expected `(?P<expected>[^`]+)` (?P<op>[<>]=?) (?P<bound>\S+)")
+_BAD_LENGTH = re.compile(r"Expected `(?P<expected>[^`]+)` of length (?P<op>[<>]=?) (?P<bound>\d+)")
+_NO_MATCH = re.compile(r"Expected `[^`]+` matching regex (?P<pattern>.+)")
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+_BAD_VALUE = re.compile(r"Invalid (?:enum )?value (?P<value>.+)")
 
 
 def _types(expected: str) -> str:
     """`int | null` → `a whole number or null`."""
-    words = [_TYPE_WORDS.get(name.strip(), name.strip()) for name in expected.split("|")]
-    return " or ".join(words)
-
-
-def _unit(expected: str) -> str:
-    return "items" if expected == "array" else "characters"
-
-
-_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str], str, bool], str]]] = [
-    (
-        re.compile(r"Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`"),
-        lambda m, subject, typed: (
-            f"{subject} must be {_types(m['expected'])}"
-            + (f", not {_types(m['got'])}." if typed else ".")
-        ),
-    ),
-    (
-        re.compile(r"Expected `(?P<expected>[^`]+)` (?P<op>[<>]=?) (?P<bound>\S+)"),
-        lambda m, subject, _: (
-            f"{subject} must be {_types(m['expected'])} {_BOUND_WORDS[m['op']]} {m['bound']}."
-        ),
-    ),
-    (
-        re.compile(r"Expected `(?P<expected>[^`]+)` of length (?P<op>[<>]=?) (?P<bound>\d+)"),
-        lambda m, subject, _: (
-            f"{subject} must be {_types(m['expected'])} of "
-            f"{_BOUND_WORDS[m['op']]} {m['bound']} {_unit(m['expected'])}."
-        ),
-    ),
-    (
-        re.compile(r"Expected `(?P<expected>[^`]+)` matching regex (?P<pattern>.+)"),
-        lambda m, subject, _: f"{subject} must match the pattern {m['pattern']}.",
-    ),
-    (
-        re.compile(r"Object missing required field `(?P<field>[^`]+)`"),
-        lambda m, subject, _: f"{_inside(subject, m['field'])} is required.",
-    ),
-    (
-        re.compile(r"Object contains unknown field `(?P<field>[^`]+)`"),
-        lambda m, subject, _: f"{_inside(subject, m['field'])} is not a known field.",
-    ),
-    (
-        re.compile(r"Invalid (?:enum )?value (?P<value>.+)"),
-        lambda m, subject, _: (
-            f"{subject} may not be {m['value']}; "
-            "the API documentation (/docs) lists the accepted values."
-        ),
-    ),
-]
-
-_BODY = "the request body"
-
-
-def _inside(subject: str, field: str) -> str:
-    return field if subject == _BODY else f"{subject}.{field}"
+    return " or ".join(_TYPE_WORDS.get(name.strip(), name.strip()) for name in expected.split("|"))
 
 
 def _subject(key: object, source: object) -> str:
     if not isinstance(key, str) or not key or (source == "body" and key == "data"):
         return _BODY
-    if source in ("query", "path", "header", "cookie"):
+    if source in _TEXT_SOURCES:
         return f"the {source} parameter {key}"
+    if key.endswith("[...]"):  # msgspec's path to the values of a mapping
+        return f"each value of {key.removesuffix('[...]')}"
     return key
 
 
-def _capitalised(sentence: str) -> str:
-    return sentence[:1].upper() + sentence[1:] if sentence.startswith("the ") else sentence
+def _field(subject: str, field: str) -> str:
+    return field if subject == _BODY else f"{subject}.{field}"
+
+
+def _describe(message: str, subject: str, typed: bool) -> str:
+    if found := _WRONG_TYPE.search(message):
+        got = f", not {_types(found['got'])}" if typed else ""
+        return f"{subject} must be {_types(found['expected'])}{got}."
+    if found := _OUT_OF_BOUNDS.search(message):
+        bound = f"{_BOUND_WORDS[found['op']]} {found['bound']}"
+        return f"{subject} must be {_types(found['expected'])} of {bound}."
+    if found := _BAD_LENGTH.search(message):
+        unit = "items" if found["expected"] == "array" else "characters"
+        bound = f"{_BOUND_WORDS[found['op']]} {found['bound']} {unit}"
+        return f"{subject} must be {_types(found['expected'])} of {bound}."
+    if found := _NO_MATCH.search(message):
+        return f"{subject} must match the pattern {found['pattern']}."
+    if found := _MISSING.search(message):
+        return f"{_field(subject, found['field'])} is required."
+    if found := _UNKNOWN.search(message):
+        return f"{_field(subject, found['field'])} is not a known field."
+    if found := _BAD_VALUE.search(message):
+        return (
+            f"{subject} may not be {found['value']}; "
+            "the API documentation (/docs) lists the accepted values."
+        )
+    return f"{subject} is not valid: {message.replace('`', '')}."
 
 
 def sentence(error: Mapping[str, object]) -> str:
     """One of Litestar's validation entries as a sentence naming the field."""
-    message = str(error.get("message", "")).strip()
-    source = error.get("source")
+    source = getattr(error.get("source"), "value", error.get("source"))  # a ParamType or text
     subject = _subject(error.get("key"), source)
-    typed = source not in ("query", "path", "header", "cookie")  # those are always text
-    for pattern, word in _RULES:
-        match = pattern.search(message)
-        if match:
-            return _capitalised(word(match, subject, typed))
-    return _capitalised(f"{subject} is not valid: {message.replace('`', '')}.")
+    text = _describe(str(error.get("message", "")).strip(), subject, source not in _TEXT_SOURCES)
+    return text[:1].upper() + text[1:] if text.startswith(("the ", "each ")) else text
 
 
 def validation_detail(errors: object, fallback: str) -> str:
