@@ -100,3 +100,23 @@ def test_env_file_is_read_and_environment_wins(tmp_path) -> None:  # type: ignor
     env_file.write_text("PORT=9000\nHOST=0.0.0.0\n")
     settings = load_settings({"PORT": "9100"}, env_file=env_file)
     assert (settings.host, settings.port) == ("0.0.0.0", 9100)
+
+
+def test_cors_defaults_to_the_frontends_dev_server_on_the_embedded_default() -> None:
+    assert load().frontend_urls == ("http://localhost:8080",)
+
+
+def test_cors_has_no_default_with_cognito() -> None:
+    cognito = load(COGNITO_USER_POOL_ID="pool", COGNITO_CLIENT_ID="c", COGNITO_REGION="r")
+    assert cognito.frontend_urls == ()
+
+
+def test_frontend_url_is_a_list_of_origins() -> None:
+    settings = load(FRONTEND_URL=" https://decode.example.org/, http://localhost:8081 ")
+    assert settings.frontend_urls == ("https://decode.example.org", "http://localhost:8081")
+
+
+@pytest.mark.parametrize("value", ["*", "decode.example.org", "https://x.org/app", "ftp://x.org"])
+def test_frontend_url_that_is_no_origin_names_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="FRONTEND_URL"):
+        load(FRONTEND_URL=value)
