@@ -62,7 +62,8 @@ def _describe(message: str, subject: str, typed: bool) -> str:
         bound = f"{_BOUND_WORDS[found['op']]} {found['bound']}"
         return f"{subject} must be {_types(found['expected'])} of {bound}."
     if found := _BAD_LENGTH.search(message):
-        unit = "items" if found["expected"] == "array" else "characters"
+        unit = "item" if found["expected"] == "array" else "character"
+        unit += "" if found["bound"] == "1" else "s"
         bound = f"{_BOUND_WORDS[found['op']]} {found['bound']} {unit}"
         return f"{subject} must be {_types(found['expected'])} of {bound}."
     if found := _NO_MATCH.search(message):
