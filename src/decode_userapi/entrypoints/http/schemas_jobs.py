@@ -83,7 +83,8 @@ class PathsOutSchema(msgspec.Struct, frozen=True):
 
 Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"format": "date-time"}})]
 """ISO 8601 in UTC with an explicit `+00:00` offset, which every client parses (Python's
-`fromisoformat` reads no `Z` before 3.11)."""
+`fromisoformat` reads no `Z` before 3.11, and msgspec writes a UTC `datetime` with `Z`).
+Litestar copies `extra` into the OpenAPI schema: `format: date-time`."""
 
 
 def timestamp(moment: datetime) -> Timestamp:
