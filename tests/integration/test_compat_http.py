@@ -232,7 +232,7 @@ async def test_no_4xx_answer_shows_python_reprs(client: Client, alice: dict[str,
             job(attributes={"files_down": {"data_ids": ["a", 1]}}),
             "attributes.files_down.data_ids[1] must be text, not a whole number.",
         ),
-        (job(environment="mars"), "environment may not be 'mars';"),
+        (job(environment="mars"), "environment must be one of cloud, local, not 'mars'."),
         (
             job(attributes={"env_vars": {"SEED": 42}}),
             "Each value of attributes.env_vars must be text, not a whole number.",
@@ -261,7 +261,10 @@ async def test_query_errors_name_the_parameter(client: Client, alice: dict[str, 
     answers = {
         "limit=abc": "The query parameter limit must be a whole number.",
         "limit=0": "The query parameter limit must be a whole number of at least 1.",
-        "status=paused": "The query parameter status may not be 'paused';",
+        "status=paused": (
+            "The query parameter status must be one of queued, pulled, preprocessing, running,"
+            " postprocessing, finished, error, not 'paused'."
+        ),
     }
     for query, detail in answers.items():
         response = await client.get(f"/jobs?{query}", headers=alice)

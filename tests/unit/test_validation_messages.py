@@ -1,6 +1,14 @@
+from typing import Literal
+
+import msgspec
 import pytest
 
-from decode_userapi.entrypoints.http.validation_messages import sentence, validation_detail
+from decode_userapi.domain.jobs import JobState
+from decode_userapi.entrypoints.http.validation_messages import (
+    choices,
+    sentence,
+    validation_detail,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +83,31 @@ def test_several_errors_are_joined_and_odd_extras_fall_back() -> None:
     assert validation_detail(errors, "x") == "a must be a whole number, not text. b is required."
     assert validation_detail({"a": 1}, "Validation failed") == "Validation failed"
     assert validation_detail([], "Validation failed") == "Validation failed"
+
+
+class Inner(msgspec.Struct):
+    mode: Literal["fast", "slow"] | None = None
+
+
+class Body(msgspec.Struct):
+    inner: Inner
+    state: JobState
+    count: int = 0
+
+
+def test_choices_name_what_an_enum_or_literal_accepts() -> None:
+    assert choices(Body, ["inner", "mode"]) == ["fast", "slow"]
+    assert choices(Body, ["state"])[:2] == ["queued", "pulled"]
+    assert choices(JobState | None, []) == [s.value for s in JobState]
+    assert choices(Body, ["count"]) == []
+    assert choices(Body, ["nowhere"]) == []
+    assert choices(Body, ["count", "deeper"]) == []
+
+
+def test_a_bad_enum_value_lists_the_accepted_ones() -> None:
+    error = {"message": "Invalid enum value 'warp'", "key": "inner.mode", "source": "body"}
+    assert sentence(error, {"data": Body}) == "inner.mode must be one of fast, slow, not 'warp'."
+    query = {"message": "Invalid enum value 'x'", "key": "state", "source": "query"}
+    assert sentence(query, {"state": JobState}).startswith(
+        "The query parameter state must be one of queued, pulled,"
+    )

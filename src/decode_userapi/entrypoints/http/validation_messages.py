@@ -7,7 +7,11 @@ sentence that names the field: `priority must be a whole number or null, not tex
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+from litestar import Request
 
 _TYPE_WORDS = {
     "int": "a whole number",
@@ -54,7 +58,39 @@ def _field(subject: str, field: str) -> str:
     return field if subject == _BODY else f"{subject}.{field}"
 
 
-def _describe(message: str, subject: str, typed: bool) -> str:
+def _unwrap(info: msgspec.inspect.Type) -> msgspec.inspect.Type:
+    """`X | None` and `Annotated[X, Meta(...)]` → X."""
+    if isinstance(info, msgspec.inspect.Metadata):
+        return _unwrap(info.type)
+    if isinstance(info, msgspec.inspect.UnionType):
+        kinds = [kind for kind in info.types if not isinstance(kind, msgspec.inspect.NoneType)]
+        return _unwrap(kinds[0]) if len(kinds) == 1 else info
+    return info
+
+
+def choices(annotation: object, path: Sequence[str]) -> list[str]:
+    """The values an enum or `Literal` at `path` inside `annotation` accepts; [] otherwise."""
+    try:
+        info = msgspec.inspect.type_info(annotation)
+    except TypeError:  # not a type msgspec describes
+        return []
+    for name in path:
+        info = _unwrap(info)
+        if not isinstance(info, msgspec.inspect.StructType):
+            return []
+        found = next((field.type for field in info.fields if field.encode_name == name), None)
+        if found is None:
+            return []
+        info = found
+    info = _unwrap(info)
+    if isinstance(info, msgspec.inspect.LiteralType):
+        return [str(value) for value in info.values if value is not None]
+    if isinstance(info, msgspec.inspect.EnumType):
+        return [str(member.value) for member in info.cls]
+    return []
+
+
+def _describe(message: str, subject: str, typed: bool, accepted: Sequence[str]) -> str:
     if found := _WRONG_TYPE.search(message):
         got = f", not {_types(found['got'])}" if typed else ""
         return f"{subject} must be {_types(found['expected'])}{got}."
@@ -72,6 +108,8 @@ def _describe(message: str, subject: str, typed: bool) -> str:
         return f"{_field(subject, found['field'])} is required."
     if found := _UNKNOWN.search(message):
         return f"{_field(subject, found['field'])} is not a known field."
+    if (found := _BAD_VALUE.search(message)) and accepted:
+        return f"{subject} must be one of {', '.join(accepted)}, not {found['value']}."
     if found := _BAD_VALUE.search(message):
         return (
             f"{subject} may not be {found['value']}; "
@@ -80,17 +118,38 @@ def _describe(message: str, subject: str, typed: bool) -> str:
     return f"{subject} is not valid: {message.replace('`', '')}."
 
 
-def sentence(error: Mapping[str, object]) -> str:
-    """One of Litestar's validation entries as a sentence naming the field."""
+def sentence(error: Mapping[str, object], parameters: Mapping[str, object] | None = None) -> str:
+    """One of Litestar's validation entries as a sentence naming the field.
+
+    `parameters` maps the handler's parameter names to their types (the body is `data`);
+    with them, a bad enum value is answered with the accepted ones.
+    """
     source = getattr(error.get("source"), "value", error.get("source"))  # a ParamType or text
-    subject = _subject(error.get("key"), source)
-    text = _describe(str(error.get("message", "")).strip(), subject, source not in _TEXT_SOURCES)
+    key = error.get("key")
+    subject = _subject(key, source)
+    accepted: list[str] = []
+    if parameters and isinstance(key, str):
+        root, path = ("data", key.split(".")) if source == "body" else (key, [])
+        accepted = choices(parameters.get(root), path)
+    message = str(error.get("message", "")).strip()
+    text = _describe(message, subject, source not in _TEXT_SOURCES, accepted)
     return text[:1].upper() + text[1:] if text.startswith(("the ", "each ")) else text
 
 
-def validation_detail(errors: object, fallback: str) -> str:
+def handler_parameters(request: Request[Any, Any, Any]) -> dict[str, object]:
+    """The types of the parameters of the handler `request` was routed to."""
+    handler = request.scope.get("route_handler")
+    if handler is None:
+        return {}
+    parameters = handler.parsed_fn_signature.parameters
+    return {name: field.annotation for name, field in parameters.items()}
+
+
+def validation_detail(
+    errors: object, fallback: str, parameters: Mapping[str, object] | None = None
+) -> str:
     """The `detail` of a 400 for Litestar's `ValidationException.extra`."""
     if not isinstance(errors, list):
         return fallback
-    sentences = [sentence(error) for error in errors if isinstance(error, Mapping)]
+    sentences = [sentence(error, parameters) for error in errors if isinstance(error, Mapping)]
     return " ".join(sentences) or fallback
