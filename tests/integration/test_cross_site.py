@@ -22,7 +22,7 @@ EVIL = "https://evil.example"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return msgspec.structs.replace(settings, frontend_url=FRONTEND)
+    return msgspec.structs.replace(settings, frontend_urls=(FRONTEND,))
 
 
 async def cookie_of(headers_for: HeadersFor, name: str) -> dict[str, str]:

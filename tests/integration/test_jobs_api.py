@@ -293,7 +293,7 @@ async def test_enqueue_shape_is_checked_by_the_stand_in() -> None:
             {"application": {"application": "decode", "version": "v1", "entrypoint": "fit"}},
             "Unknown entrypoint 'fit'",
         ),
-        ({"priority": 9}, "between 0 and 5"),
+        ({"priority": 9}, "priority must be a whole number from 0 to 5, not 9"),
         ({"job_name": "../escape"}, "job_name"),
         ({"job_name": ""}, "must not be empty"),
         ({"attributes": {"files_down": {}, "env_vars": {"LD_PRELOAD": "x"}}}, "LD_PRELOAD"),

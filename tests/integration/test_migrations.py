@@ -4,7 +4,7 @@ from pathlib import Path
 
 import anyio.to_thread
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from decode_userapi.adapters.persistence import models  # noqa: F401  (registers tables)
@@ -44,3 +44,27 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
 
     await anyio.to_thread.run_sync(upgrade, database_url)
     assert await tables(database_url) == expected
+
+
+async def test_sqlite_keeps_ids_of_deleted_jobs_unused_across_migrations(tmp_path: Path) -> None:
+    """0004 rebuilds the jobs table on SQLite; AUTOINCREMENT and its counter must survive."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/ids.sqlite"
+    await anyio.to_thread.run_sync(upgrade, url, "0002_jobs")
+    insert = text(
+        "INSERT INTO jobs (user_id, job_name, priority, application, version, entrypoint,"
+        " data_ids, artifact_ids, env_vars, status, date_created) VALUES ('u', :name, 0,"
+        " 'a', 'v', 'e', '[]', '[]', '{}', 'queued', '2026-01-01')"
+    )
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for name in ("first", "second"):
+                await connection.execute(insert, {"name": name})
+            await connection.execute(text("DELETE FROM jobs WHERE job_name = 'second'"))
+        await anyio.to_thread.run_sync(upgrade, url)
+        async with engine.begin() as connection:
+            await connection.execute(insert, {"name": "third"})
+            ids = (await connection.execute(text("SELECT id FROM jobs ORDER BY id"))).scalars()
+            assert list(ids) == [1, 3]
+    finally:
+        await engine.dispose()

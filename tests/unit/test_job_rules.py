@@ -5,7 +5,7 @@ import pytest
 from decode_userapi.domain.applications import ApplicationRegistry
 from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
-from decode_userapi.domain.jobs import FilesDown, JobSpec
+from decode_userapi.domain.jobs import FilesDown, JobSpec, check_job_name
 from decode_userapi.services.jobs.submit import NewJob, check_new_job
 from tests.registry_examples import registry_document
 
@@ -24,7 +24,12 @@ def request(**changes: Any) -> NewJob:
         request(),
         request(job_name="a"),
         request(job_name="A_b-c.1"),
-        request(job_name="x" * 100),
+        request(job_name="x" * 255),
+        request(job_name="ü" * 127),
+        request(job_name="my job"),
+        request(job_name="Messung März"),
+        request(job_name=".hidden"),
+        request(job_name="a..b"),
         request(priority=0),
         request(priority=5),
         request(env_vars={"SEED": "1"}),
@@ -38,16 +43,20 @@ def test_valid_requests(valid: NewJob) -> None:
 @pytest.mark.parametrize(
     ("invalid", "message"),
     [
-        (request(job_name=""), "must not be empty"),
-        (request(job_name="x" * 101), "at most 100"),
-        (request(job_name=".hidden"), "may not start or end with '.'"),
-        (request(job_name="trailing."), "may not start or end with '.'"),
-        (request(job_name="a/b"), "letters, digits"),
-        (request(job_name="a b"), "letters, digits"),
-        (request(job_name=".."), "letters, digits"),
-        (request(job_name="é"), "letters, digits"),
-        (request(priority=-1), "between 0 and 5, not -1"),
-        (request(priority=6), "between 0 and 5, not 6"),
+        (request(job_name=""), "job_name must not be empty"),
+        (request(job_name="x" * 256), "job_name is longer than 255 bytes"),
+        (request(job_name="ü" * 128), "job_name is longer than 255 bytes"),
+        (request(job_name="trailing."), "job_name may not start or end with a space or end with"),
+        (request(job_name=" lead"), "job_name may not start or end with a space"),
+        (request(job_name="a/b"), "job_name may not contain '/'"),
+        (request(job_name="a\\b"), "job_name may not contain '/' or '\\'"),
+        (request(job_name="."), "job_name may not be '.' or '..'"),
+        (request(job_name=".."), "job_name may not be '.' or '..'"),
+        (request(job_name="a\nb"), "job_name may not contain control or format characters"),
+        (request(job_name="a\tb"), "job_name may not contain control or format characters"),
+        (request(job_name="evil\u202etxt"), "job_name may not contain control or format"),
+        (request(priority=-1), "priority must be a whole number from 0 to 5, not -1"),
+        (request(priority=6), "priority must be a whole number from 0 to 5, not 6"),
         (request(env_vars={"PATH": "/tmp"}), "PATH are not allowed by decode v1 train"),
         (request(files_down=FilesDown(None, (), ("model",))), "takes no artifact_ids"),
         (request(files_down=FilesDown("../../other-user")), "'..'"),
@@ -69,3 +78,9 @@ def test_input_folders_are_inside_their_top_folder() -> None:
         ("data_ids", FileRef(("data", "b", "c"))),
         ("artifact_ids", FileRef(("artifact", "m"))),
     ]
+
+
+def test_job_names_are_nfc_normalised() -> None:
+    decomposed = "Messung Ma\u0308rz"
+    assert check_job_name(decomposed) == "Messung M\u00e4rz"
+    assert check_job_name("Messung M\u00e4rz") == "Messung M\u00e4rz"

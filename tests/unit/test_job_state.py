@@ -29,12 +29,18 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
         (S.QUEUED, S.QUEUED, S.QUEUED),
         # backwards: ignored
         (S.RUNNING, S.PULLED, S.RUNNING),
-        (S.POSTPROCESSING, S.QUEUED, S.POSTPROCESSING),
+        (S.POSTPROCESSING, S.PREPROCESSING, S.POSTPROCESSING),
+        # queued from a state that is not final: a re-queue
+        (S.PULLED, S.QUEUED, S.QUEUED),
+        (S.PREPROCESSING, S.QUEUED, S.QUEUED),
+        (S.RUNNING, S.QUEUED, S.QUEUED),
+        (S.POSTPROCESSING, S.QUEUED, S.QUEUED),
         # final states are never left
         (S.FINISHED, S.RUNNING, S.FINISHED),
         (S.FINISHED, S.ERROR, S.FINISHED),
         (S.ERROR, S.FINISHED, S.ERROR),
         (S.ERROR, S.QUEUED, S.ERROR),
+        (S.FINISHED, S.QUEUED, S.FINISHED),
     ],
 )
 def test_next_state(current: JobState, reported: JobState, expected: JobState) -> None:
@@ -66,6 +72,22 @@ def test_dates_are_set_once() -> None:
     assert subject.report(S.FINISHED, None, T0 + timedelta(seconds=5)) is False
     assert subject.status is S.FINISHED
     assert subject.date_finished == T0 + timedelta(seconds=3)
+
+
+def test_a_requeue_keeps_the_first_start_and_appends_details() -> None:
+    subject = job()
+    subject.report(S.PULLED, None, T0 + timedelta(seconds=1))
+    subject.report(S.RUNNING, "worker w", T0 + timedelta(seconds=2))
+    assert (
+        subject.report(S.QUEUED, "timeout 1 (workers tried: w)", T0 + timedelta(seconds=3)) is False
+    )
+    assert subject.status is S.QUEUED
+    subject.report(S.PULLED, None, T0 + timedelta(seconds=4))
+    subject.report(S.RUNNING, "worker v", T0 + timedelta(seconds=5))
+    assert subject.report(S.FINISHED, None, T0 + timedelta(seconds=6)) is True
+    assert subject.date_started == T0 + timedelta(seconds=1)
+    assert subject.date_finished == T0 + timedelta(seconds=6)
+    assert subject.runtime_details == "worker w\ntimeout 1 (workers tried: w)\nworker v"
 
 
 def test_skipping_pulled_still_sets_date_started() -> None:

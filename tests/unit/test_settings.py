@@ -112,3 +112,23 @@ def test_public_url_and_allowed_hosts() -> None:
     assert load_settings({}, env_file=None).allowed_hosts == ("localhost", "127.0.0.1", "::1")
     with pytest.raises(SettingsError, match="PUBLIC_URL"):
         load_settings({"PUBLIC_URL": "api.example.org"}, env_file=None)
+
+
+def test_cors_defaults_to_the_frontends_dev_server_on_the_embedded_default() -> None:
+    assert load().frontend_urls == ("http://localhost:8080",)
+
+
+def test_cors_has_no_default_with_cognito() -> None:
+    cognito = load(COGNITO_USER_POOL_ID="pool", COGNITO_CLIENT_ID="c", COGNITO_REGION="r")
+    assert cognito.frontend_urls == ()
+
+
+def test_frontend_url_is_a_list_of_origins() -> None:
+    settings = load(FRONTEND_URL=" https://decode.example.org/, http://localhost:8081 ")
+    assert settings.frontend_urls == ("https://decode.example.org", "http://localhost:8081")
+
+
+@pytest.mark.parametrize("value", ["*", "decode.example.org", "https://x.org/app", "ftp://x.org"])
+def test_frontend_url_that_is_no_origin_names_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="FRONTEND_URL"):
+        load(FRONTEND_URL=value)

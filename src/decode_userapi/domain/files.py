@@ -19,6 +19,39 @@ MAX_SEGMENT_LENGTH = 255
 MAX_PATH_LENGTH = 1024
 
 
+_UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+"""Control and format characters, line and paragraph separators (`\\n`, NUL, U+202E, ...)."""
+
+
+def _has_unsafe_character(text: str) -> bool:
+    return any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in text)
+
+
+def check_segment(segment: str, subject: str) -> None:
+    """Refuse what is not a safe file or folder name on every file system and in S3 keys.
+
+    `subject` names the value in the message (`"job_name"`, `"Path segment 'x'"`). Allowed:
+    any printable text (spaces, umlauts, a leading `.`) up to `MAX_SEGMENT_LENGTH` bytes in
+    UTF-8. Refused: empty, `/` or `\\`, control or format characters, `.` or `..`, a
+    leading or trailing space, a trailing `.` (Windows drops both).
+    """
+    if not segment:
+        raise InvalidInput(f"{subject} must not be empty.")
+    if "/" in segment or "\\" in segment:
+        raise InvalidInput(f"{subject} may not contain '/' or '\\'.")
+    if _has_unsafe_character(segment):
+        raise InvalidInput(
+            f"{subject} may not contain control or format characters "
+            "(line breaks, tabs, direction marks)."
+        )
+    if segment in (".", ".."):
+        raise InvalidInput(f"{subject} may not be '.' or '..'.")
+    if len(segment.encode()) > MAX_SEGMENT_LENGTH:
+        raise InvalidInput(f"{subject} is longer than {MAX_SEGMENT_LENGTH} bytes in UTF-8.")
+    if segment.strip() != segment or segment.endswith("."):
+        raise InvalidInput(f"{subject} may not start or end with a space or end with '.'.")
+
+
 class FileRef(msgspec.Struct, frozen=True):
     """A path relative to a user's space that cannot escape it.
 
@@ -34,26 +67,20 @@ class FileRef(msgspec.Struct, frozen=True):
 
         Repeated and leading/trailing slashes are folded; `.` segments are
         dropped. Rejected: `..`, backslashes, NUL and other control characters,
-        over-long segments or paths.
+        over-long paths, and segments that break `check_segment`.
         """
         if len(raw) > MAX_PATH_LENGTH:
             raise InvalidInput(f"Path is longer than {MAX_PATH_LENGTH} characters.")
         if "\\" in raw:
             raise InvalidInput("Path may not contain a backslash; use '/' between folders.")
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in raw):
+        if _has_unsafe_character(raw):
             raise InvalidInput("Path may not contain control characters.")
         parts = tuple(part for part in raw.split("/") if part not in ("", "."))
         for part in parts:
             if part == "..":
                 raise InvalidInput("Path may not contain '..' segments.")
-            if len(part.encode()) > MAX_SEGMENT_LENGTH:
-                raise InvalidInput(
-                    f"Path segment '{part[:20]}…' is longer than {MAX_SEGMENT_LENGTH} bytes."
-                )
-            if part.strip() != part or part.endswith("."):
-                raise InvalidInput(
-                    f"Path segment '{part}' may not start or end with a space or end with '.'."
-                )
+            shown = part if len(part) <= 40 else f"{part[:20]}…"
+            check_segment(part, f"Path segment '{shown}'")
         return cls(parts)
 
     @property

@@ -6,23 +6,26 @@ the worker-facing API does:
 - states move forward along `queued → pulled → preprocessing → running → postprocessing
   → finished`; a worker may skip states (`queued → running` is fine);
 - `error` may follow any state that is not final;
+- `queued` from any other state that is not final is a re-queue (the worker-facing API
+  took the job back from a stalled worker): it is applied, and the forward path starts
+  again for the next worker;
 - `finished` and `error` are final: nothing leaves them (a late `running` after `finished`
   does not reopen the job);
-- an update to the current state, or to an earlier one, changes nothing.
+- an update to the current state, or to an earlier one other than `queued`, changes nothing.
 
 An update that changes nothing is not an error: the worker-facing API is told the job's
 current state, so it can tell a late message from a real change.
 """
 
 import enum
-import re
+import unicodedata
 from datetime import datetime
 from typing import Literal
 
 import msgspec
 
 from decode_userapi.domain.errors import InvalidInput
-from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.files import FileRef, check_segment
 
 
 class JobState(enum.StrEnum):
@@ -53,7 +56,7 @@ def next_state(current: JobState, reported: JobState) -> JobState:
     """The state a job is in after the worker reports `reported` (see the module doc)."""
     if current.is_final:
         return current
-    if reported is JobState.ERROR:
+    if reported in (JobState.ERROR, JobState.QUEUED):
         return reported
     if _FORWARD_ORDER.index(reported) > _FORWARD_ORDER.index(current):
         return reported
@@ -64,29 +67,23 @@ Environment = Literal["cloud", "local"]
 InputKind = Literal["config_id", "data_ids", "artifact_ids"]
 ResultKind = Literal["output", "log", "artifact"]
 
-MAX_JOB_NAME_LENGTH = 100
-_JOB_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_\-.]*")
 MIN_PRIORITY, MAX_PRIORITY = 0, 5
 
 
 def check_job_name(name: str) -> str:
-    """A job name becomes a folder name (`output/<job_name>/`), so it must be a safe one."""
-    if not name:
-        raise InvalidInput("job_name must not be empty.")
-    if len(name) > MAX_JOB_NAME_LENGTH:
-        raise InvalidInput(f"job_name must be at most {MAX_JOB_NAME_LENGTH} characters long.")
-    if not _JOB_NAME.fullmatch(name) or name.endswith("."):
-        raise InvalidInput(
-            f"job_name {name!r} may only hold letters, digits, '-', '_' and '.', "
-            "and may not start or end with '.'."
-        )
-    return name
+    """The job name in NFC form, checked: it becomes a folder name (`output/<job_name>/`,
+    `log/…`, `artifact/…`), so it follows the rules of any file or folder name
+    (`check_segment`: up to 255 bytes, no `/`, `\\` or control characters, not `.`/`..`)."""
+    normalised = unicodedata.normalize("NFC", name)
+    check_segment(normalised, "job_name")
+    return normalised
 
 
 def check_priority(priority: int) -> int:
     if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         raise InvalidInput(
-            f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, not {priority}."
+            f"priority must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}, "
+            f"not {priority}."
         )
     return priority
 
@@ -171,9 +168,9 @@ class Job(msgspec.Struct, kw_only=True):
     def report(self, reported: JobState, details: str | None, now: datetime) -> bool:
         """Apply a status update from the worker; True when the job just ended.
 
-        The first `pulled` (or any later state reached without it) sets `date_started`;
-        reaching `finished` or `error` sets `date_finished`. `details` is appended on a
-        new line even when the state does not change.
+        The first `pulled` (or any later state reached without it) sets `date_started`,
+        which a re-queue keeps; reaching `finished` or `error` sets `date_finished`.
+        `details` is appended on a new line even when the state does not change.
         """
         if details:
             self.runtime_details = (

@@ -6,6 +6,7 @@ with `SettingsError`, whose message names the variable.
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,9 @@ import msgspec
 from dotenv import dotenv_values
 
 GIB = 1024**3
+DEV_FRONTEND_ORIGIN = "http://localhost:8080"
+"""Where the browser frontend's development server runs (`npm run serve`)."""
+_ORIGIN = re.compile(r"https?://[^/\s,]+")
 
 
 class SettingsError(Exception):
@@ -39,13 +43,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """An idle connection between requests is closed after this."""
     http_max_connections: int = 500
     """Open connections per process; above it the longest idle ones are closed."""
-    frontend_url: str | None = None
     public_url: str | None = None
     """`PUBLIC_URL`: this API's address as clients reach it (`https://api.example.org`);
     the base of the URLs `/files/.../url` answers. None: taken from the request."""
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     """`ALLOWED_HOSTS`: `Host` names the request may be trusted with when `PUBLIC_URL` is
     unset (to build URLs, and as this API's own origin); `*` trusts any."""
+    frontend_urls: tuple[str, ...] = (DEV_FRONTEND_ORIGIN,)
+    """`FRONTEND_URL`: the browser origins CORS allows, with credentials. Unset: the
+    frontend's development server on the embedded default, none with Cognito."""
     # Data
     filesystem: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
@@ -229,6 +235,20 @@ def async_database_url(raw: str, secret: str | None) -> str:
     return f"{drivers[scheme]}://{rest}"
 
 
+def frontend_origins(value: str | None, *, cognito: bool) -> tuple[str, ...]:
+    """`FRONTEND_URL`: comma-separated origins such as `https://decode.example.org`."""
+    if value is None:
+        return () if cognito else (DEV_FRONTEND_ORIGIN,)
+    origins = tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                "FRONTEND_URL must be origins like https://decode.example.org (scheme and "
+                f"host, optional port, no path), separated by commas; {origin!r} is not one."
+            )
+    return origins
+
+
 def registry_location(location: str) -> str:
     """`APPLICATION_CONFIG_FILE`: a local path, or an S3 object as `s3://bucket/key`."""
     if location.startswith("s3://"):
@@ -293,9 +313,9 @@ def _parse(env: _Reader) -> Settings:
         http_max_connections=env.integer(
             "HTTP_MAX_CONNECTIONS", defaults.http_max_connections, minimum=1
         ),
-        frontend_url=env.text("FRONTEND_URL"),
         public_url=public_url(env.text("PUBLIC_URL")),
         allowed_hosts=host_names(env.text("ALLOWED_HOSTS"), defaults.allowed_hosts),
+        frontend_urls=frontend_origins(env.text("FRONTEND_URL"), cognito=pool_id is not None),
         filesystem="s3" if filesystem == "s3" else "local",
         s3_bucket=s3_bucket,
         s3_region=env.text("S3_REGION"),

@@ -37,7 +37,7 @@ class JobRow(Base):
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
     user_email: Mapped[str | None] = mapped_column(String(320))
-    job_name: Mapped[str] = mapped_column(String(100))
+    job_name: Mapped[str] = mapped_column(String(255))
     environment: Mapped[str | None] = mapped_column(String(16))
     priority: Mapped[int] = mapped_column(Integer)
     application: Mapped[str] = mapped_column(String(255))

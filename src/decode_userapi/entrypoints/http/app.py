@@ -53,12 +53,12 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     ]
     cors = (
         CORSConfig(
-            allow_origins=[settings.frontend_url],
+            allow_origins=list(settings.frontend_urls),
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
         )
-        if settings.frontend_url
+        if settings.frontend_urls
         else None
     )
     return Litestar(

@@ -4,10 +4,14 @@ import logging
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from decode_userapi.domain import errors
+from decode_userapi.entrypoints.http.validation_messages import (
+    handler_parameters,
+    validation_detail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,13 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> 
     return _body(exc.message, status_code, headers)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
     if isinstance(exc, ValidationException) and exc.extra:
-        return _body(f"{exc.detail}: {exc.extra}", exc.status_code)
+        detail = validation_detail(exc.extra, exc.detail, handler_parameters(request))
+        return _body(detail, exc.status_code)
+    if isinstance(exc.__cause__, SerializationException):  # the body is no JSON
+        reason = exc.detail.removeprefix("JSON is malformed: ")
+        return _body(f"The request body is not valid JSON: {reason}.", exc.status_code)
     return _body(exc.detail, exc.status_code, exc.headers)
 
 

@@ -32,12 +32,6 @@ def origin_of(url: str) -> str | None:
     return f"{scheme}://{host}{shown_port}"
 
 
-def frontend_origins(settings: Settings) -> list[str]:
-    """The browser frontends' origins (`FRONTEND_URL`, comma-separated)."""
-    urls = (settings.frontend_url or "").split(",")
-    return [origin for url in urls if (origin := origin_of(url)) is not None]
-
-
 class Origins:
     """This API's base URL and the origins allowed to send it cookie-signed requests."""
 
@@ -45,7 +39,12 @@ class Origins:
         self._public_url = settings.public_url
         self._allowed_hosts = frozenset(settings.allowed_hosts)
         public = origin_of(settings.public_url) if settings.public_url else None
-        self._trusted = frozenset([*frontend_origins(settings), *([public] if public else [])])
+        self._trusted = frozenset(
+            [
+                *(origin_of(url) or url for url in settings.frontend_urls),
+                *([public] if public else []),
+            ]
+        )
 
     def base_url(self, request: Request[Any, Any, Any]) -> str:
         """`PUBLIC_URL`, or else the URL the request was sent to when its host is allowed.

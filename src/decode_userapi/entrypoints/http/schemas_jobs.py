@@ -1,7 +1,11 @@
-"""Wire schemas of the job routes, kept apart from the domain so the wire stays stable."""
+"""Wire schemas of the job routes, kept apart from the domain so the wire stays stable.
 
-from datetime import datetime
-from typing import Literal
+The original's clients send `null` for every field left empty (the frontend's job form
+does): each optional input accepts `null` with the meaning of leaving it out.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -41,9 +45,12 @@ class JobIn(msgspec.Struct, frozen=True):
     """A job to start. `priority` is 0 (default) to 5."""
 
     job_name: str
+    """Becomes a folder name (`output/<job_name>/`): up to 255 bytes in UTF-8, no `/`,
+    `\\` or control characters, not `.` or `..`, no space at either end, no `.` at the end."""
     application: ApplicationSchema
     environment: Literal["cloud", "local"] | None = None
-    priority: int = 0
+    priority: int | None = None
+    """0 (the default, also for `null`) to 5."""
     attributes: AttributesSchema = AttributesSchema()
     hardware: HardwareSchema | None = None
 
@@ -57,7 +64,7 @@ class JobIn(msgspec.Struct, frozen=True):
                 self.application.entrypoint,
             ),
             environment=self.environment,
-            priority=self.priority,
+            priority=self.priority or 0,
             files_down=FilesDown(
                 files.config_id, tuple(files.data_ids or ()), tuple(files.artifact_ids or ())
             ),
@@ -74,6 +81,16 @@ class PathsOutSchema(msgspec.Struct, frozen=True):
     artifact: str
 
 
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"format": "date-time"}})]
+"""ISO 8601 in UTC with an explicit `+00:00` offset, which every client parses (Python's
+`fromisoformat` reads no `Z` before 3.11, and msgspec writes a UTC `datetime` with `Z`).
+Litestar copies `extra` into the OpenAPI schema: `format: date-time`."""
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    return moment.astimezone(UTC).isoformat()
+
+
 class JobOut(msgspec.Struct, frozen=True):
     id: int
     job_name: str
@@ -85,9 +102,9 @@ class JobOut(msgspec.Struct, frozen=True):
     attributes: AttributesSchema
     hardware: HardwareSchema | None
     status: JobState
-    date_created: datetime
-    date_started: datetime | None
-    date_finished: datetime | None
+    date_created: Timestamp
+    date_started: Timestamp | None
+    date_finished: Timestamp | None
     runtime_details: str | None
     paths_out: PathsOutSchema
 
@@ -115,9 +132,9 @@ class JobOut(msgspec.Struct, frozen=True):
             if job.hardware is None
             else HardwareSchema(**msgspec.structs.asdict(job.hardware)),
             status=job.status,
-            date_created=job.date_created,
-            date_started=job.date_started,
-            date_finished=job.date_finished,
+            date_created=timestamp(job.date_created),
+            date_started=None if job.date_started is None else timestamp(job.date_started),
+            date_finished=None if job.date_finished is None else timestamp(job.date_finished),
             runtime_details=job.runtime_details,
             paths_out=PathsOutSchema(**job.paths_out),
         )

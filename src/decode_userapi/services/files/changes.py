@@ -12,7 +12,8 @@ class RenameFile:
     `NotFound` when nothing is at `path`. `NotAllowed` for the root, a predefined
     folder or a folder that is not empty. The target must lie inside a predefined
     folder (`InvalidInput` otherwise, so the top level keeps its fixed shape) and
-    must not exist (`AlreadyExists`); missing parent folders are created.
+    must not exist (`AlreadyExists`); missing parent folders are created. Renaming
+    onto the same path changes nothing and returns it.
     """
 
     def __init__(self, spaces: UserSpaces) -> None:
@@ -26,6 +27,8 @@ class RenameFile:
         entry = await storage.stat(space.ref(path))
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
+        if new_path == path:
+            return FileEntry(path, entry.kind, entry.size_bytes)
         if entry.kind is EntryKind.DIRECTORY and await storage.list_folder(
             space.ref(path), recursive=False
         ):

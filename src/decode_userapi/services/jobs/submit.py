@@ -125,7 +125,7 @@ class SubmitJob:
         job = Job(
             user_id=user.id,
             user_email=user.email,
-            job_name=request.job_name,
+            job_name=check_job_name(request.job_name),  # its NFC form
             environment=request.environment,
             priority=request.priority,
             spec=request.spec,

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -23,6 +23,7 @@ from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.origins import Origins
+from decode_userapi.entrypoints.http.query_flags import flag_parameter, read_flag
 from decode_userapi.entrypoints.http.schemas import (
     ErrorBody,
     FileHTTPRequest,
@@ -116,11 +117,8 @@ async def read(
     download_file: NamedDependency[DownloadFile],
     get_download_url: NamedDependency[GetDownloadUrl],
     path: FromPath[str] = "",
-    show_dirs: Annotated[
-        bool,
-        QueryParameter(description="Include folders (`true`/`True`/`1` or `false`/`False`/`0`)."),
-    ] = True,
-    recursive: Annotated[bool, QueryParameter(description="Include everything below.")] = False,
+    show_dirs: Annotated[str, flag_parameter("Include folders", default=True)] = "true",
+    recursive: Annotated[str, flag_parameter("Include everything below", default=False)] = "false",
 ) -> Response[Any]:
     """`GET /files/{path}`: `[FileInfo]` sorted by path (404 when not a folder).
     `GET /files/{path}/download`: the file's bytes, or a folder as `<folder>.zip`.
@@ -132,7 +130,12 @@ async def read(
     if suffix == URL:
         spec = await get_download_url(user, ref, _own_url(origins, request, ref, DOWNLOAD))
         return Response(FileHTTPRequest.of(spec))
-    entries = await list_files(user, ref, show_dirs=show_dirs, recursive=recursive)
+    entries = await list_files(
+        user,
+        ref,
+        show_dirs=read_flag("show_dirs", show_dirs),
+        recursive=read_flag("recursive", recursive),
+    )
     return Response([FileInfo.of(entry) for entry in entries])
 
 

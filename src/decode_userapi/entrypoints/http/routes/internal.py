@@ -43,14 +43,16 @@ STATUS_DESCRIPTION = """A status update from the worker-facing API; answers the 
 after the update, as a JSON string.
 
 States move forward along queued → pulled → preprocessing → running → postprocessing →
-finished, skipping states is fine; `error` may follow any state but `finished`. `finished`
-and `error` are final. An update to the current state, to an earlier state, or after the job
-ended changes nothing and still answers 200 with the job's current state (so a late `running`
+finished, skipping states is fine; `error` may follow any state but `finished`. `queued`
+after any later state but `finished`/`error` is a re-queue (a stalled worker's job handed
+to another): it is applied and the job moves forward again. `finished` and `error` are
+final. An update to the current state, to another earlier state, or after the job ended
+changes nothing and still answers 200 with the job's current state (so a late `running`
 after `finished` does not reopen the job). `runtime_details` is appended on a new line even
-then. The first `pulled` (or later state) sets `date_started`; `finished`/`error` sets
-`date_finished`. When the job ends its owner is notified in the background, after the
-answer; a failing email service never fails the update. 404: unknown job (treat it as
-cancelled). 401: missing or wrong `x-api-key`."""
+then. The first `pulled` (or later state) sets `date_started`, which a re-queue keeps;
+`finished`/`error` sets `date_finished`. When the job ends its owner is notified in the
+background, after the answer; a failing email service never fails the update. 404: unknown
+job (treat it as cancelled). 401: missing or wrong `x-api-key`."""
 
 
 @put("/_job_status", summary="Update a job's status", description=STATUS_DESCRIPTION)

@@ -53,10 +53,15 @@ async def submit_job(
 ) -> JobOut:
     """Checks the job, stores it and queues it with the worker-facing API, all or nothing.
 
+    `null` in an optional field means the same as leaving it out (priority 0, no
+    environment, no hardware constraint, no env vars or input folders).
+
     400: unknown application/version/entrypoint, env var not allowed by the entrypoint,
-    priority outside 0 to 5, bad job name (letters, digits, `-`, `_`, `.`; at most 100; not
-    starting or ending with `.`), or an input folder (`config/{config_id}`, `data/{id}`,
-    `artifact/{id}`) that does not exist. 409: you already have a job of that name.
+    priority outside 0 to 5, a job name that is no safe folder name (it becomes
+    `output/<job_name>/`: up to 255 bytes in UTF-8, no `/`, `\\` or control characters,
+    not `.` or `..`, no space at either end, no `.` at the end; stored in Unicode NFC), or an
+    input folder (`config/{config_id}`, `data/{id}`, `artifact/{id}`) that does not exist.
+    409: you already have a job of that name.
     502: the worker-facing API refused the job; 503: it could not be reached. On 502/503
     nothing is kept and the name stays free.
     """

@@ -1,0 +1,272 @@
+"""What the original's clients send beyond jobs (issue 12), on both stacks: flags spelled
+every way the original reads them, a rename onto itself, CORS for the frontend's
+development server, and 4xx answers that read as sentences on every route."""
+
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from decode_userapi.entrypoints.container import build_container
+from decode_userapi.entrypoints.http.app import create_app
+from decode_userapi.entrypoints.settings import Settings, frontend_origins
+from tests.conftest import HeadersFor
+
+Client = AsyncTestClient[Litestar]
+DEV_FRONTEND = "http://localhost:8080"
+
+
+@pytest.fixture
+async def alice(headers_for: HeadersFor) -> dict[str, str]:
+    return await headers_for("alice")
+
+
+async def upload(client: Client, headers: dict[str, str], folder: str, name: str) -> None:
+    response = await client.post(
+        f"/files/{folder}/upload", headers=headers, files={"file": (name, b"abc")}
+    )
+    assert response.status_code == 201, response.text
+
+
+TRUE = ["true", "True", "TRUE", "1", "yes", "Yes", "on", "t", "T", "y", "Y"]
+FALSE = ["false", "False", "0", "no", "No", "off", "f", "F", "n", "N"]
+
+
+async def test_flags_read_every_spelling_of_the_original(
+    client: Client, alice: dict[str, str]
+) -> None:
+    await upload(client, alice, "data/sub", "b.txt")
+    everything = ["data/sub/", "data/sub/b.txt"]
+    for yes in TRUE:
+        listing = await client.get(f"/files/data?recursive={yes}&show_dirs={yes}", headers=alice)
+        assert listing.status_code == 200, (yes, listing.text)
+        assert [item["path"] for item in listing.json()] == everything, yes
+    for no in FALSE:
+        listing = await client.get(f"/files/data?recursive={no}&show_dirs={no}", headers=alice)
+        assert listing.status_code == 200, (no, listing.text)
+        assert listing.json() == [], no
+
+
+async def test_a_flag_that_is_no_boolean_is_400_naming_it(
+    client: Client, alice: dict[str, str]
+) -> None:
+    response = await client.get("/files/data?show_dirs=maybe", headers=alice)
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("The query parameter show_dirs must be true or false"), detail
+    assert "'maybe'" in detail
+
+
+@pytest.mark.parametrize(("path", "same"), [("data/a.txt", "/data//a.txt"), ("data/d/", "data/d")])
+async def test_renaming_onto_the_same_path_changes_nothing(
+    client: Client, alice: dict[str, str], path: str, same: str
+) -> None:
+    await upload(client, alice, "data", "a.txt")
+    await upload(client, alice, "data/d", "inside.txt")
+    before = (await client.get("/files/data?recursive=1", headers=alice)).json()
+    response = await client.put(f"/files/{path}", headers=alice, json={"path": same})
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == path
+    assert (await client.get("/files/data?recursive=1", headers=alice)).json() == before
+    download = await client.get("/files/data/a.txt/download", headers=alice)
+    assert download.content == b"abc"
+
+
+PREFLIGHT = {
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization,content-type",
+}
+
+
+async def preflight(client: Client, origin: str) -> Any:
+    return await client.options("/jobs", headers={"Origin": origin, **PREFLIGHT})
+
+
+async def test_cors_lets_the_frontends_dev_server_in_without_configuration(
+    client: Client, stack: str
+) -> None:
+    answer = await preflight(client, DEV_FRONTEND)
+    allowed = answer.headers.get("access-control-allow-origin")
+    if stack == "embedded":  # no FRONTEND_URL: the development server, as the original
+        assert answer.status_code in (200, 204), answer.text
+        assert allowed == DEV_FRONTEND
+        assert answer.headers["access-control-allow-credentials"] == "true"
+        assert "POST" in answer.headers["access-control-allow-methods"]
+        assert "authorization" in answer.headers["access-control-allow-headers"].lower()
+    else:  # with Cognito (production) no origin is allowed unless configured
+        assert allowed is None
+    other = await preflight(client, "https://evil.example")
+    assert other.headers.get("access-control-allow-origin") is None
+
+
+async def test_cors_allows_each_configured_origin(settings: Settings) -> None:
+    origins = "https://decode.example.org, http://localhost:8080/"
+    configured = msgspec.structs.replace(
+        settings, frontend_urls=frontend_origins(origins, cognito=settings.identity == "cognito")
+    )
+    async with AsyncTestClient(create_app(build_container(configured))) as client:
+        for origin in ("https://decode.example.org", DEV_FRONTEND):
+            answer = await preflight(client, origin)
+            assert answer.headers.get("access-control-allow-origin") == origin
+            assert answer.headers["access-control-allow-credentials"] == "true"
+        simple = await client.get("/", headers={"Origin": "https://decode.example.org"})
+        assert simple.headers["access-control-allow-origin"] == "https://decode.example.org"
+        other = await preflight(client, "https://other.example.org")
+        assert other.headers.get("access-control-allow-origin") is None
+
+
+KEY = {"x-api-key": "internal-test-key"}
+FORM = "application/x-www-form-urlencoded"
+APPLICATION = {"application": "decode", "version": "v1", "entrypoint": "train"}
+
+
+def job(**changes: object) -> dict[str, object]:
+    return {"job_name": "exp", "application": APPLICATION} | changes
+
+
+BAD_REQUESTS: list[tuple[str, str, str, dict[str, Any]]] = [
+    # (route, method, url, request arguments); "auth" in arguments: send alice's token
+    ("/files/{path:path}", "GET", "/files/data?show_dirs=maybe", {}),
+    ("/files/{path:path}", "GET", "/files/data?recursive=", {}),
+    ("/files/{path:path}", "GET", "/files/data/missing/download", {}),
+    ("/files/{path:path}", "GET", "/files/data/a%5Cb", {}),
+    ("/files/{path:path}", "GET", "/files/data/a%0Ab/url", {}),
+    ("/files/{path:path}", "POST", "/files/config/x/upload", {"content": b"not multipart"}),
+    ("/files/{path:path}", "POST", "/files/other/x/", {}),
+    ("/files/{path:path}", "PUT", "/files/data/a", {"json": {"path": 3}}),
+    ("/files/{path:path}", "PUT", "/files/data/a", {"json": {}}),
+    ("/files/{path:path}", "PUT", "/files/data/a", {"json": ["data/b"]}),
+    ("/files/{path:path}", "PUT", "/files/data/a", {"content": b"{not json"}),
+    ("/files/{path:path}", "DELETE", "/files/data/..%2F..", {}),
+    ("/files", "PUT", "/files", {"json": {"path": None}}),
+    ("/files", "POST", "/files", {}),
+    ("/jobs", "GET", "/jobs?limit=abc", {}),
+    ("/jobs", "GET", "/jobs?limit=0", {}),
+    ("/jobs", "GET", "/jobs?offset=-1", {}),
+    ("/jobs", "GET", "/jobs?status=paused", {}),
+    ("/jobs", "POST", "/jobs", {"json": job(priority="high")}),
+    ("/jobs", "POST", "/jobs", {"json": job(priority=1.5)}),
+    ("/jobs", "POST", "/jobs", {"json": job(environment="mars")}),
+    ("/jobs", "POST", "/jobs", {"json": job(hardware={"cpu_cores": "many"})}),
+    ("/jobs", "POST", "/jobs", {"json": job(hardware=[])}),
+    ("/jobs", "POST", "/jobs", {"json": job(attributes={"files_down": {"data_ids": [1]}})}),
+    ("/jobs", "POST", "/jobs", {"json": job(attributes={"env_vars": {"SEED": 42}})}),
+    ("/jobs", "POST", "/jobs", {"json": job(application={"application": "decode"})}),
+    ("/jobs", "POST", "/jobs", {"json": {"application": APPLICATION}}),
+    ("/jobs", "POST", "/jobs", {"json": job(job_name=None)}),
+    ("/jobs", "POST", "/jobs", {"json": []}),
+    (
+        "/jobs",
+        "POST",
+        "/jobs",
+        {"content": b"null", "headers": {"content-type": "application/json"}},
+    ),
+    ("/jobs", "POST", "/jobs", {"content": b"{", "headers": {"content-type": "application/json"}}),
+    ("/jobs", "PATCH", "/jobs", {}),
+    ("/jobs/applications", "POST", "/jobs/applications", {}),
+    ("/jobs/{job_id:int}", "GET", "/jobs/424242", {}),
+    ("/jobs/{job_id:int}", "DELETE", "/jobs/424242", {}),
+    ("/jobs/{job_id:int}", "PUT", "/jobs/1", {"json": {}}),
+    ("/_job_status", "PUT", "/_job_status", {"json": {"job_id": "x", "status": "running"}}),
+    ("/_job_status", "PUT", "/_job_status", {"json": {"job_id": 1, "status": "paused"}}),
+    ("/_job_status", "PUT", "/_job_status", {"json": {"status": "running"}}),
+    ("/_job_status", "PUT", "/_job_status", {"json": {"job_id": 424242, "status": "running"}}),
+    ("/_job_status", "PUT", "/_job_status", {"json": {"job_id": 1, "runtime_details": 5}}),
+    ("/user", "POST", "/user", {"content": b"username=a%40example.org", "form": True}),
+    ("/user", "POST", "/user", {"content": b"username=a&password=x", "form": True}),
+    ("/user", "POST", "/user", {"json": {"username": "a@example.org"}}),
+    ("/user", "DELETE", "/user", {}),
+    ("/token", "POST", "/token", {"content": b"password=x", "form": True}),
+    ("/token", "POST", "/token", {"content": b"username=nobody%40example.org&password=Wrong-1x"}),
+    ("/login", "POST", "/login", {"content": b"username=", "form": True}),
+    ("/access_info", "POST", "/access_info", {}),
+    ("/", "POST", "/", {}),
+    ("/health/live", "POST", "/health/live", {}),
+    ("/health/ready", "DELETE", "/health/ready", {}),
+    ("/.well-known/jwks.json", "POST", "/.well-known/jwks.json", {}),
+    ("/openapi.json", "POST", "/openapi.json", {}),
+    ("/docs", "POST", "/docs", {}),
+    ("/docs/{path:str}", "POST", "/docs/swagger", {}),
+    ("/docs/openapi.json", "POST", "/docs/openapi.json", {}),
+    ("/docs/oauth2-redirect.html", "POST", "/docs/oauth2-redirect.html", {}),
+    ("/docs/assets/{file_path:path}", "GET", "/docs/assets/..%2F..%2Fsecret", {}),
+    ("(none)", "GET", "/nowhere", {}),
+]
+
+
+def test_every_route_has_bad_requests(app: Litestar) -> None:
+    routes = {route.path for route in app.routes}
+    assert routes <= {route for route, *_ in BAD_REQUESTS}, "add bad requests for new routes"
+
+
+async def test_no_4xx_answer_shows_python_reprs(client: Client, alice: dict[str, str]) -> None:
+    shown: list[str] = []
+    for _, method, url, arguments in BAD_REQUESTS:
+        options = dict(arguments)
+        headers = {**alice, **KEY, **options.pop("headers", {})}
+        if options.pop("form", False):
+            headers["content-type"] = FORM
+        response = await client.request(method, url, headers=headers, **options)
+        where = f"{method} {url}: {response.status_code} {response.text}"
+        assert 400 <= response.status_code < 500, where
+        assert "{'" not in response.text, where
+        assert "'key':" not in response.text, where
+        detail = response.json()["detail"]
+        assert isinstance(detail, str), where
+        assert "`" not in detail, where
+        assert "Validation failed" not in detail, where
+        shown.append(f"{method} {url} -> {response.status_code} {detail}")
+    print("\n".join(shown))  # shown with -s: what users read
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (job(priority="high"), "priority must be a whole number or null, not text."),
+        (job(job_name=None), "job_name must be text, not null."),
+        ({"application": APPLICATION}, "job_name is required."),
+        (job(application={"application": "decode"}), "application.version is required."),
+        (
+            job(attributes={"files_down": {"data_ids": ["a", 1]}}),
+            "attributes.files_down.data_ids[1] must be text, not a whole number.",
+        ),
+        (job(environment="mars"), "environment must be one of cloud, local, not 'mars'."),
+        (
+            job(attributes={"env_vars": {"SEED": 42}}),
+            "Each value of attributes.env_vars must be text, not a whole number.",
+        ),
+        ([], "The request body must be an object, not a list."),
+    ],
+)
+async def test_validation_errors_are_sentences_naming_the_field(
+    client: Client, alice: dict[str, str], body: object, detail: str
+) -> None:
+    response = await client.post("/jobs", json=body, headers=alice)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(detail), response.json()["detail"]
+
+
+async def test_a_body_that_is_no_json_is_400_saying_so(
+    client: Client, alice: dict[str, str]
+) -> None:
+    headers = {**alice, "content-type": "application/json"}
+    response = await client.post("/jobs", content=b'{"job_name": ', headers=headers)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("The request body is not valid JSON: ")
+
+
+async def test_query_errors_name_the_parameter(client: Client, alice: dict[str, str]) -> None:
+    answers = {
+        "limit=abc": "The query parameter limit must be a whole number.",
+        "limit=0": "The query parameter limit must be a whole number of at least 1.",
+        "status=paused": (
+            "The query parameter status must be one of queued, pulled, preprocessing, running,"
+            " postprocessing, finished, error, not 'paused'."
+        ),
+    }
+    for query, detail in answers.items():
+        response = await client.get(f"/jobs?{query}", headers=alice)
+        assert response.status_code == 400
+        assert response.json()["detail"].startswith(detail), response.json()["detail"]
