@@ -4,7 +4,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -32,6 +32,26 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
+    )
+
+
+UNAVAILABLE_SQLSTATES = ("08", "57P")
+"""PostgreSQL's connection exceptions, and its server shutting down or starting up."""
+
+
+def database_unavailable(error: exc.SQLAlchemyError) -> bool:
+    """True when `error` says the database could not be used right now (restarting,
+    unreachable, connection lost, no pooled connection free in time, SQLite locked),
+    so that the same request may succeed later; False for an error in the query."""
+    if isinstance(error, exc.TimeoutError):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return (
+        error.connection_invalidated
+        or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+        or "database is locked" in str(error.orig)
     )
 
 
