@@ -56,9 +56,13 @@ async def submit_job(
     400: unknown application/version/entrypoint, env var not allowed by the entrypoint,
     priority outside 0 to 5, bad job name (letters, digits, `-`, `_`, `.`; at most 100; not
     starting or ending with `.`), or an input folder (`config/{config_id}`, `data/{id}`,
-    `artifact/{id}`) that does not exist. 409: you already have a job of that name.
+    `artifact/{id}`) that does not exist. 409: you already have a job of that name, or
+    already have a folder `output/{job_name}/`, `log/{job_name}/` or `artifact/{job_name}/`
+    (the job writes its results there and deleting the job deletes them).
     502: the worker-facing API refused the job; 503: it could not be reached. On 502/503
-    nothing is kept and the name stays free.
+    nothing is kept and the name stays free. The job is stored before the worker-facing
+    API is called, so while that call is in flight the job is already listed as `queued`
+    (and status updates for it are applied); it disappears again if the call fails.
     """
     return JobOut.from_domain(await submit_job(user, data.to_domain()))
 
