@@ -86,7 +86,6 @@ async def test_a_slow_worker_api_blocks_neither_submissions_nor_other_routes(
     worker_api: StubServer,
     early_pulled: list[int],
 ) -> None:
-    await http.get("/jobs/applications", headers=alice)  # the registry is loaded
     worker_api.delay = WORKER_DELAY
     submissions = asyncio.gather(
         *(
