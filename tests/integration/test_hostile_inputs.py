@@ -43,14 +43,19 @@ INVALID_UTF8 = b'{"job_name": "caf\xe9", "application": {"application": "\xff\xf
 
 
 @pytest.mark.parametrize(
-    "body",
-    [DEEP, b'{"job_name": ' + DEEP + b"}", INVALID_UTF8],
+    ("body", "fragment"),
+    [
+        (DEEP, "nested too deeply"),
+        (b'{"job_name": ' + DEEP + b"}", "nested too deeply"),
+        (INVALID_UTF8, "not valid UTF-8"),
+    ],
     ids=["deep", "deep-field", "invalid-utf8"],
 )
 @pytest.mark.parametrize(("method", "path"), [("POST", "/jobs"), ("PUT", "/_job_status")])
 async def test_hostile_json_bodies_are_400(
-    client: Client, headers_for: HeadersFor, body: bytes, method: str, path: str
+    client: Client, headers_for: HeadersFor, body: bytes, fragment: str, method: str, path: str
 ) -> None:
     headers = {**await headers_for("alice"), **KEY, "Content-Type": "application/json"}
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == 400, response.text
+    assert fragment in response.json()["detail"]
