@@ -31,7 +31,7 @@ registry = jobs_api.registry
 settings = jobs_api.settings
 
 PARALLEL = 20
-WORKER_DELAY = 2.0
+WORKER_DELAY = 3.0
 
 
 class Live:
