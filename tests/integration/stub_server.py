@@ -1,9 +1,12 @@
 """A real HTTP server on 127.0.0.1 standing in for a service we call (the worker-facing
 API, Mailjet). It records every request, answers `status`, and can be stopped and started
-again on the same port to play "down"."""
+again on the same port to play "down". It can also play a slow peer (`delay` seconds
+before each answer) and one that acts before it answers (`before_answer`, e.g. a worker
+reporting a job `pulled` before the enqueue call returns)."""
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +29,9 @@ class StubServer:
         self.requests: list[Recorded] = []
         self.status = 200
         self.answer: Any = {"ok": True}
+        self.delay = 0.0
+        self.before_answer: Callable[[Recorded], None] | None = None
+        """Called in the server's thread with each request, before the answer is sent."""
         self._validate = validate
         self._port = 0
         self._server: ThreadingHTTPServer | None = None
@@ -59,14 +65,16 @@ class StubServer:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
-                stub.requests.append(
-                    Recorded(
-                        self.command,
-                        self.path,
-                        {key.lower(): value for key, value in self.headers.items()},
-                        body,
-                    )
+                recorded = Recorded(
+                    self.command,
+                    self.path,
+                    {key.lower(): value for key, value in self.headers.items()},
+                    body,
                 )
+                stub.requests.append(recorded)
+                if stub.before_answer is not None:
+                    stub.before_answer(recorded)
+                time.sleep(stub.delay)
                 problems = stub._validate(self.path, body) if stub._validate else []
                 status, answer = (
                     (422, {"detail": problems}) if problems else (stub.status, stub.answer)

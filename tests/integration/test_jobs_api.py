@@ -536,3 +536,30 @@ async def test_concurrent_status_updates_all_succeed(client: Client, alice: Call
     assert [answer.status_code for answer in answers] == [200] * len(updates)
     listed = (await client.get("/jobs", headers=alice.headers)).json()
     assert {job["status"] for job in listed} == {"finished"}
+
+
+async def test_a_job_never_takes_over_an_uploaded_folder(
+    client: Client, container: Container, alice: Caller, worker_api: StubServer
+) -> None:
+    uploaded = await client.post(
+        "/files/artifact/x/upload", headers=alice.headers, files={"file": ("mine.pt", b"weights")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    response = await client.post("/jobs", json=job_body("x", inputs=False), headers=alice.headers)
+    assert response.status_code == 409, response.text
+    assert "'artifact/x/'" in response.json()["detail"]
+    assert worker_api.requests == []
+    assert (await client.get("/jobs", headers=alice.headers)).json() == []
+    assert await exists(container, alice, "artifact/x/mine.pt")
+
+
+@pytest.mark.parametrize("kind", ["output", "log"])
+async def test_a_job_never_takes_over_a_results_folder_it_did_not_make(
+    client: Client, container: Container, alice: Caller, kind: str
+) -> None:
+    """E.g. left by an earlier job of that name whose row is gone."""
+    await put_file(container, alice, f"{kind}/x/result.h5")
+    response = await client.post("/jobs", json=job_body("x", inputs=False), headers=alice.headers)
+    assert response.status_code == 409, response.text
+    assert f"'{kind}/x/'" in response.json()["detail"]
+    assert await exists(container, alice, f"{kind}/x/result.h5")

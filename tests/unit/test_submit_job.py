@@ -16,6 +16,7 @@ from decode_userapi.domain.errors import (
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
 from decode_userapi.domain.users import User
+from decode_userapi.ports.worker_gateway import QueuedJob
 from decode_userapi.services.jobs.submit import NewJob, SubmitJob
 from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
 from tests.registry_examples import registry_document
@@ -143,3 +144,33 @@ async def test_hardware_and_environment_are_passed_on(world: World) -> None:
     assert job.hardware == wanted
     assert msgspec.to_builtins(queued.job.hardware) == msgspec.to_builtins(wanted)
     assert queued.environment == "local"
+
+
+async def test_the_worker_hears_only_of_a_committed_job(world: World) -> None:
+    """A worker may report a job `pulled` before the enqueue call returns: the job must
+    already be in the database by then."""
+    committed_at_enqueue: list[set[int]] = []
+
+    class Watching(FakeWorkerGateway):
+        async def enqueue(self, job: QueuedJob) -> None:
+            committed_at_enqueue.append(set(world.uow.committed))
+            await super().enqueue(job)
+
+    world.submit = SubmitJob(
+        world.uow,
+        FakeCatalog(ApplicationRegistry.parse(registry_document())),
+        world.storage,
+        Watching(),
+        clock=lambda: NOW,
+    )
+    job = await world.submit(ALICE, new_job())
+    assert committed_at_enqueue == [{job.id}]
+
+
+@pytest.mark.parametrize("kind", ["output", "log", "artifact"])
+async def test_a_job_never_takes_over_an_existing_folder(world: World, kind: str) -> None:
+    await put(world.storage, f"id-alice/{kind}/exp-1/mine.txt")
+    with pytest.raises(AlreadyExists, match=f"'{kind}/exp-1/'"):
+        await world.submit(ALICE, new_job())
+    assert world.uow.committed == {}
+    assert world.gateway.queued == []

@@ -1,3 +1,4 @@
+import asyncio
 import logging
 from pathlib import Path
 
@@ -64,3 +65,16 @@ async def test_broken_version_keeps_the_last_good_one(
     write(path, {"decode": {"v1": {"train": {"app": {}}}}})
     assert await catalog.current() == good
     assert "'train'" in caplog.text
+
+
+class SlowSource(LocalFileSource):
+    async def fetch(self, known_tag: str | None) -> tuple[str, bytes] | None:
+        await asyncio.sleep(0.05)
+        return await super().fetch(known_tag)
+
+
+async def test_callers_during_the_first_read_wait_for_it(path: Path) -> None:
+    write(path, registry_document())
+    catalog = YamlApplicationCatalog(SlowSource(path))
+    first, second = await asyncio.gather(catalog.current(), catalog.current())
+    assert list(first.entries) == list(second.entries) == ["decode"]

@@ -23,7 +23,8 @@ class JobRepository(Protocol):
         ...
 
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
-        """The job with that id, whoever owns it, or None.
+        """The job with that id, whoever owns it, or None (also for any number, however
+        large or small, that the store cannot hold as an id).
 
         `for_update` locks the job until the unit of work ends (where the database can),
         so that concurrent updates of one job apply one after the other.
@@ -35,7 +36,8 @@ class JobRepository(Protocol):
     ) -> list[Job]:
         """The user's jobs, newest first (ties: higher id first), optionally of one status.
 
-        `limit` is capped at `MAX_PAGE_SIZE`.
+        `limit` is capped at `MAX_PAGE_SIZE`; an `offset` past the last job, however
+        large, gives an empty list.
         """
         ...
 

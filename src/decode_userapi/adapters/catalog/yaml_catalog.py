@@ -1,5 +1,6 @@
 """`ApplicationCatalog` over a YAML document, re-read when it changes."""
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +23,8 @@ class YamlApplicationCatalog:
     A valid new version replaces the registry; a broken one is logged and the last
     good registry stays in force, as it does when the source cannot be read (network,
     permissions). A missing document is an empty registry (logged once), so the
-    service starts without one.
+    service starts without one. Callers that come while the first read is in flight wait
+    for it rather than see an empty registry.
     """
 
     def __init__(
@@ -38,12 +40,18 @@ class YamlApplicationCatalog:
         self._tag: str | None = None
         self._missing = False
         self._checked_at: float | None = None
+        self._first_read_done = asyncio.Event()
 
     async def current(self) -> ApplicationRegistry:
         now = self._clock()
         if self._checked_at is None or now - self._checked_at >= self._check_interval:
             self._checked_at = now
-            await self._reload()
+            try:
+                await self._reload()
+            finally:
+                self._first_read_done.set()
+        else:
+            await self._first_read_done.wait()
         return self._registry
 
     async def _reload(self) -> None:

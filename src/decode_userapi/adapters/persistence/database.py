@@ -5,7 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -41,6 +41,26 @@ def _create_private_file(path: Path) -> None:
     by its owner only (0600); SQLite gives its `-wal` and `-shm` files the same mode."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+UNAVAILABLE_SQLSTATES = ("08", "57P")
+"""PostgreSQL's connection exceptions, and its server shutting down or starting up."""
+
+
+def database_unavailable(error: exc.SQLAlchemyError) -> bool:
+    """True when `error` says the database could not be used right now (restarting,
+    unreachable, connection lost, no pooled connection free in time, SQLite locked),
+    so that the same request may succeed later; False for an error in the query."""
+    if isinstance(error, exc.TimeoutError):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return (
+        error.connection_invalidated
+        or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+        or "database is locked" in str(error.orig)
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:

@@ -115,6 +115,14 @@ def copy_progress(job: Job, row: JobRow) -> None:
     row.runtime_details = job.runtime_details
 
 
+MAX_ID = 2**31 - 1
+"""Ids are PostgreSQL `integer`s; a larger number names no job (and would not bind)."""
+
+
+def _storable(job_id: int) -> bool:
+    return 0 < job_id <= MAX_ID
+
+
 class SqlaJobRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -132,6 +140,8 @@ class SqlaJobRepository:
         return to_domain(row)
 
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
+        if not _storable(job_id):
+            return None
         query = select(JobRow).where(JobRow.id == job_id)
         if for_update:
             query = query.with_for_update()
@@ -146,7 +156,7 @@ class SqlaJobRepository:
             query = query.where(JobRow.status == status.value)
         query = (
             query.order_by(JobRow.date_created.desc(), JobRow.id.desc())
-            .offset(offset)
+            .offset(min(offset, MAX_ID))  # no user has more jobs; larger would not bind
             .limit(min(limit, MAX_PAGE_SIZE))
         )
         rows = (await self._session.execute(query)).scalars().all()
@@ -159,6 +169,8 @@ class SqlaJobRepository:
             await self._session.flush()
 
     async def delete(self, job_id: int) -> None:
+        if not _storable(job_id):
+            return
         await self._session.execute(delete(JobRow).where(JobRow.id == job_id))
 
 

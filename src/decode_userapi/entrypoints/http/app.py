@@ -15,6 +15,7 @@ from decode_userapi.entrypoints.http.auth import user_dependency
 from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
 from decode_userapi.entrypoints.http.json_body import require_json_body
+from decode_userapi.entrypoints.http.json_request import JsonSafeRequest
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
 
@@ -74,4 +75,5 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         on_startup=[apply_migrations] if migrate else [],
         on_shutdown=[close_resources],
         request_max_body_size=MAX_REQUEST_BODY_BYTES,
+        request_class=JsonSafeRequest,
     )

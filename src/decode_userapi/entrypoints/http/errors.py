@@ -5,8 +5,10 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from sqlalchemy.exc import SQLAlchemyError
 
+from decode_userapi.adapters.persistence.database import database_unavailable
 from decode_userapi.domain import errors
 from decode_userapi.entrypoints.http.validation_messages import (
     handler_parameters,
@@ -39,14 +41,33 @@ def _body(
     )
 
 
-def domain_error_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> Response[object]:
+def domain_error_handler(
+    request: Request[Any, Any, Any], exc: errors.DomainError
+) -> Response[object]:
     status_code = next(
-        (code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400
+        (code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), None
     )
+    if status_code is None:
+        return unmapped_domain_error_handler(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
     if isinstance(exc, errors.RetryLater):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     return _body(exc.message, status_code, headers)
+
+
+def unmapped_domain_error_handler(
+    request: Request[Any, Any, Any], exc: errors.DomainError
+) -> Response[object]:
+    """A domain error with no status in `STATUS_BY_ERROR` is a bug of ours, not the
+    caller's: 500, and a log line naming it so that it gets a status."""
+    log.error(
+        "Domain error %s has no HTTP status (%s %s): %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        exc.message,
+    )
+    return _body("Internal server error.", HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
@@ -59,6 +80,37 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return _body(exc.detail, exc.status_code, exc.headers)
 
 
+TRY_AGAIN = {"Retry-After": "1"}
+
+
+def database_error_handler(
+    request: Request[Any, Any, Any], exc: SQLAlchemyError
+) -> Response[object]:
+    """503 while the database is restarting or out of reach; any other database error
+    is a bug (500)."""
+    if not database_unavailable(exc):
+        return unexpected_error_handler(request, exc)
+    log.warning("Database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _body(
+        "The database is unavailable right now; try again in a moment.",
+        HTTP_503_SERVICE_UNAVAILABLE,
+        TRY_AGAIN,
+    )
+
+
+def connection_error_handler(
+    request: Request[Any, Any, Any], exc: ConnectionError
+) -> Response[object]:
+    """A connection to a service we need was refused or dropped (e.g. opening a database
+    connection while the server restarts): 503."""
+    log.warning("Connection failed on %s %s: %r", request.method, request.url.path, exc)
+    return _body(
+        "A service this API depends on cannot be reached right now; try again in a moment.",
+        HTTP_503_SERVICE_UNAVAILABLE,
+        TRY_AGAIN,
+    )
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[object]:
     log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _body("Internal server error.", HTTP_500_INTERNAL_SERVER_ERROR)
@@ -67,5 +119,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
 EXCEPTION_HANDLERS = {
     errors.DomainError: domain_error_handler,
     HTTPException: http_error_handler,
+    SQLAlchemyError: database_error_handler,
+    ConnectionError: connection_error_handler,
     Exception: unexpected_error_handler,
 }

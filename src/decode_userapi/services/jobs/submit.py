@@ -1,10 +1,11 @@
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import msgspec
 
 from decode_userapi.domain.applications import EntrypointConfig
-from decode_userapi.domain.errors import InvalidInput
+from decode_userapi.domain.errors import AlreadyExists, InvalidInput
 from decode_userapi.domain.files import EntryKind, FileRef
 from decode_userapi.domain.jobs import (
     RESULT_KINDS,
@@ -31,6 +32,8 @@ from decode_userapi.ports.worker_gateway import (
     QueuedMeta,
     WorkerGateway,
 )
+
+log = logging.getLogger(__name__)
 
 
 class NewJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,9 +98,17 @@ class SubmitJob:
 
     Raises `InvalidInput` for an unknown application/version/entrypoint, a refused env
     var, a bad priority or job name, or an input folder that does not exist;
-    `AlreadyExists` when the user already has a job of that name. When the worker-facing
-    API is down (`UpstreamUnavailable`) or refuses the job (`UpstreamRejected`) nothing
-    is kept: no job, and the name stays free.
+    `AlreadyExists` when the user already has a job of that name, or already has one of
+    the folders the job would write into (`output/<name>/`, `log/<name>/`,
+    `artifact/<name>/`): deleting a job deletes those, so a job never takes over a folder
+    it did not make.
+
+    The job is committed (state `queued`) before the worker-facing API hears of it, and
+    no database transaction is open while that call is in flight: a status update the
+    worker sends before the call returns finds the job, and a slow worker-facing API holds
+    no database connection. Meanwhile the job is listed like any queued job. When the
+    worker-facing API is down (`UpstreamUnavailable`) or refuses the job
+    (`UpstreamRejected`) the job is deleted again: no job is kept, and the name is free.
     """
 
     def __init__(
@@ -134,11 +145,35 @@ class SubmitJob:
             hardware=request.hardware,
             date_created=self._clock(),
         )
+        await self._refuse_taken_result_folders(space, job)
         async with self._uow as uow:
             job = await uow.jobs.add(job)
-            await self._gateway.enqueue(self._queued(job, entry, files_down, space))
             await uow.commit()
+        try:
+            await self._gateway.enqueue(self._queued(job, entry, files_down, space))
+        except Exception:
+            await self._forget(job)
+            raise
         return job
+
+    async def _refuse_taken_result_folders(self, space: UserSpace, job: Job) -> None:
+        for kind in RESULT_KINDS:
+            folder = job.result_folder(kind)
+            if await self._storage.stat(space.ref(folder)) is not None:
+                raise AlreadyExists(
+                    f"'{folder.as_folder()}' already exists: job {job.job_name!r} would write "
+                    "its results there, and deleting the job deletes that folder. Choose "
+                    "another job_name, or move the folder away first."
+                )
+
+    async def _forget(self, job: Job) -> None:
+        """Undo the job's creation after the worker-facing API did not take it."""
+        try:
+            async with self._uow as uow:
+                await uow.jobs.delete(job.id)
+                await uow.commit()
+        except Exception:
+            log.exception("Job %s was not queued and could not be deleted", job.id)
 
     async def _input_folder(self, space: UserSpace, kind: InputKind, ref: FileRef) -> InputFolder:
         folder = space.ref(ref)

@@ -61,9 +61,13 @@ async def submit_job(
     `output/<job_name>/`: up to 255 bytes in UTF-8, no `/`, `\\` or control characters,
     not `.` or `..`, no space at either end, no `.` at the end; stored in Unicode NFC), or an
     input folder (`config/{config_id}`, `data/{id}`, `artifact/{id}`) that does not exist.
-    409: you already have a job of that name.
+    409: you already have a job of that name, or already have a folder
+    `output/{job_name}/`, `log/{job_name}/` or `artifact/{job_name}/` (the job writes its
+    results there and deleting the job deletes them).
     502: the worker-facing API refused the job; 503: it could not be reached. On 502/503
-    nothing is kept and the name stays free.
+    nothing is kept and the name stays free. The job is stored before the worker-facing
+    API is called, so while that call is in flight the job is already listed as `queued`
+    (and status updates for it are applied); it disappears again if the call fails.
     """
     return JobOut.from_domain(await submit_job(user, data.to_domain()))
 
