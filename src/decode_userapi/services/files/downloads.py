@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import anyio.to_thread
+
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.spaces import UserSpace
@@ -29,7 +31,9 @@ class DownloadFile:
 
     `NotFound` (before any byte is read) when nothing is at `path`. The zip holds the
     folder's content with paths relative to it and is named `<folder>.zip`; its size
-    is known in advance (members are stored), so clients can tell a cut transfer.
+    is known in advance (members are stored), so clients can tell a cut transfer. The
+    member list and the size are worked out in a worker thread: a folder of 100,000s of
+    files does not hold up other requests.
     """
 
     def __init__(self, spaces: UserSpaces) -> None:
@@ -42,16 +46,21 @@ class DownloadFile:
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
         if entry.kind is EntryKind.FILE:
-            return Download(path.name, entry.size_bytes, storage.read(space.ref(path)))
-        stored = await storage.list_folder(space.ref(path), recursive=True)
-        members = _zip_members(storage, space, path, stored)
+            chunks = await _started(storage.read(space.ref(path)), path)
+            return Download(path.name, entry.size_bytes, chunks)
+        try:
+            stored = await storage.list_folder(space.ref(path), recursive=True)
+        except NotFound:
+            raise NotFound(f"'{path.as_folder()}' does not exist.") from None
+        members, size = await anyio.to_thread.run_sync(_zip_members, storage, space, path, stored)
         archive = zip_stream(members, modified=datetime.now(UTC))
-        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", zip_size(members), archive)
+        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", size, archive)
 
 
 def _zip_members(
     storage: FileStorage, space: UserSpace, folder: FileRef, stored: list[FileEntry]
-) -> list[ZipMember]:
+) -> tuple[list[ZipMember], int]:
+    """The archive's members in path order, and the archive's size."""
     members = []
     for entry in sorted(stored, key=lambda entry: entry.wire_path):
         name = space.entry(entry).ref.relative_to(folder)
@@ -59,7 +68,29 @@ def _zip_members(
             members.append(ZipMember(f"{name}/"))
         else:
             members.append(ZipMember(name, entry.size_bytes, _reader(storage, entry.ref)))
-    return members
+    return members, zip_size(members)
+
+
+async def _started(chunks: AsyncIterator[bytes], path: FileRef) -> AsyncIterator[bytes]:
+    """`chunks` with its first chunk already read, so a file that vanished since it was
+    seen is a `NotFound` (naming the user's path) before any byte is sent."""
+    try:
+        first = await anext(chunks, None)
+    except NotFound:
+        raise NotFound(f"'{path}' does not exist.") from None
+    return _prepend(first, chunks)
+
+
+async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if first is not None:
+            yield first
+            async for chunk in rest:
+                yield chunk
+    finally:  # a client that hangs up must not leave the file open until collected
+        close = getattr(rest, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _reader(storage: FileStorage, ref: FileRef) -> Callable[[], AsyncIterator[bytes]]:
