@@ -1,5 +1,10 @@
 """LocalFileStorage on a real folder: all-or-nothing writes, links never followed."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -123,3 +128,30 @@ async def test_the_staging_folder_is_not_a_user_folder(storage: LocalFileStorage
     await storage.write(ref("u/a"), chunks(b"a"), max_bytes=10)
     listing = await storage.list_folder(ref("u"), recursive=True)
     assert [str(entry.ref) for entry in listing] == ["u/a"]
+
+
+def test_a_start_cleans_what_crashed_uploads_left_in_staging(root: Path) -> None:
+    """Staged files of dead processes of this host, and any untouched for an hour, go;
+    those of live processes (here, this one) and fresh ones of other hosts stay."""
+    LocalFileStorage(root)
+    staging = root / STAGING
+    host = socket.gethostname()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = {
+        "dead": f"{host}~{dead.pid}~abc#1",
+        "alive": f"{host}~{os.getpid()}~def#1",
+        "other-host-fresh": f"elsewhere~{os.getpid()}~ghi",
+        "other-host-stale": f"elsewhere~{os.getpid()}~jkl#2",
+        "old-format-stale": "0123456789abcdef#1",
+    }
+    for name in names.values():
+        (staging / name).write_bytes(b"half an upload")
+    an_hour_and_more_ago = time.time() - 3700
+    for stale in ("other-host-stale", "old-format-stale"):
+        os.utime(staging / names[stale], (an_hour_and_more_ago, an_hour_and_more_ago))
+
+    LocalFileStorage(root)
+
+    left = sorted(path.name for path in staging.iterdir())
+    assert left == sorted([names["alive"], names["other-host-fresh"]])
