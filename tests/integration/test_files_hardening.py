@@ -5,14 +5,19 @@ names, paged listings, multipart bodies over the parser's limits, permissions.""
 import asyncio
 import stat
 import unicodedata
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.settings import Settings
-from tests.conftest import HeadersFor
+from tests.conftest import TEST_PASSWORD, HeadersFor
 
 Client = AsyncTestClient[Litestar]
 BOUNDARY = "hardening-boundary"
@@ -36,26 +41,52 @@ async def alice(headers_for: HeadersFor) -> dict[str, str]:
     return await headers_for("alice")
 
 
+@pytest.fixture
+async def served(container: Container) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """The app behind a real uvicorn server on 127.0.0.1 in this test's event loop, and a
+    signed-in user's headers. (The test client runs one request at a time, so races
+    need a server.)"""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(container), host="127.0.0.1", port=0, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "the server did not start"
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    email = "racer@example.org"
+    await container.register_user()(email, TEST_PASSWORD, ["users"])
+    token = (await container.sign_in()(email, TEST_PASSWORD)).id_token
+    try:
+        yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+    finally:
+        server.should_exit = True
+        await serving
+
+
 async def test_parallel_renames_onto_one_target_keep_every_file(
-    client: Client, alice: dict[str, str]
+    served: tuple[str, dict[str, str]],
 ) -> None:
+    url, headers = served
     sources = [f"data/src/f{index}.txt" for index in range(10)]
-    for index in range(len(sources)):
-        assert await upload(client, alice, "data/src", f"f{index}.txt", f"{index}".encode()) == 201
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        for index in range(len(sources)):
+            stored = await client.post(
+                "/files/data/src/upload", files={"file": (f"f{index}.txt", f"{index}".encode())}
+            )
+            assert stored.status_code == 201
 
-    async def rename(source: str) -> int:
-        response = await client.put(
-            f"/files/{source}", headers=alice, json={"path": "artifact/target.txt"}
-        )
-        return response.status_code
+        async def rename(source: str) -> int:
+            response = await client.put(f"/files/{source}", json={"path": "artifact/target.txt"})
+            return response.status_code
 
-    statuses = await asyncio.gather(*(rename(source) for source in sources))
-    assert sorted(statuses) == [200] + [409] * 9
-    winner = sources[statuses.index(200)]
-    left = (await client.get("/files/data/src", headers=alice)).json()
-    assert paths(left) == sorted(set(sources) - {winner})
-    target = await client.get("/files/artifact/target.txt/download", headers=alice)
-    assert target.content == winner.removeprefix("data/src/f").removesuffix(".txt").encode()
+        statuses = await asyncio.gather(*(rename(source) for source in sources))
+        assert sorted(statuses) == [200] + [409] * 9
+        winner = sources[statuses.index(200)]
+        left = (await client.get("/files/data/src")).json()
+        assert paths(left) == sorted(set(sources) - {winner})
+        target = await client.get("/files/artifact/target.txt/download")
+        assert target.content == winner.removeprefix("data/src/f").removesuffix(".txt").encode()
 
 
 async def test_a_name_is_a_file_or_a_folder_never_both(
