@@ -13,6 +13,7 @@ multipart copy whose completion carries the condition), so of parallel renames o
 target, from any number of replicas, exactly one wins and the others leave their source.
 """
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -152,13 +153,18 @@ class S3FileStorage:
     async def _refuse_files_on_the_way(self, ref: FileRef, *, including: bool) -> None:
         """`AlreadyExists` when a file stands at a folder above `ref` (or at `ref`)."""
         depths = range(1, len(ref.parts) + (1 if including else 0))
-        for depth in depths:
-            above = FileRef(ref.parts[:depth])
-            try:
-                await obstore.head_async(self._store, str(above))
-            except FileNotFoundError:
-                continue
-            raise AlreadyExists(f"'{above}' is a file, so it cannot hold '{ref}'.")
+        paths = [FileRef(ref.parts[:depth]) for depth in depths]
+        found = await asyncio.gather(*(self._is_file(path) for path in paths))
+        for path, is_file in zip(paths, found, strict=True):
+            if is_file:
+                raise AlreadyExists(f"'{path}' is a file, so it cannot hold '{ref}'.")
+
+    async def _is_file(self, ref: FileRef) -> bool:
+        try:
+            await obstore.head_async(self._store, str(ref))
+        except FileNotFoundError:
+            return False
+        return True
 
     async def make_folder(self, ref: FileRef) -> None:
         await self._refuse_files_on_the_way(ref, including=True)
@@ -222,8 +228,11 @@ class S3FileStorage:
             else:
                 await self._sync(lambda: self._put_if_absent(self._folder_prefix(target)))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _TARGET_TAKEN:
+            code = error.response.get("Error", {}).get("Code")
+            if code in _TARGET_TAKEN:
                 raise AlreadyExists(f"'{target}' already exists.") from None
+            if code in ("NoSuchKey", "404"):  # the source went while it was being copied
+                raise NotFound(f"'{source}' does not exist.") from None
             raise
         source_key = (
             self._key(source) if found.kind is EntryKind.FILE else self._folder_prefix(source)
