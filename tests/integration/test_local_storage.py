@@ -1,5 +1,6 @@
 """LocalFileStorage on a real folder: all-or-nothing writes, links never followed."""
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from decode_userapi.adapters.storage import local
 from decode_userapi.adapters.storage.local import STAGING, LocalFileStorage
 from decode_userapi.domain.errors import AlreadyExists, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileRef
@@ -155,3 +157,28 @@ def test_a_start_cleans_what_crashed_uploads_left_in_staging(root: Path) -> None
 
     left = sorted(path.name for path in staging.iterdir())
     assert left == sorted([names["alive"], names["other-host-fresh"]])
+
+
+async def test_renames_never_replace_without_renameat2_either(
+    storage: LocalFileStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the C library or the file system lacks `renameat2`, a hard link stands in."""
+    monkeypatch.setattr(local, "_renameat2", None)
+    sources = [f"u/src/{index}" for index in range(12)]
+    for source in sources:
+        await storage.write(ref(source), chunks(source.encode()), max_bytes=100)
+
+    async def rename(source: str) -> str | None:
+        try:
+            await storage.rename(ref(source), ref("u/target"))
+        except AlreadyExists:
+            return None
+        return source
+
+    for _ in range(50):
+        winners = [won for won in await asyncio.gather(*map(rename, sources)) if won]
+        assert len(winners) == 1
+        assert await read_all(storage, "u/target") == winners[0].encode()
+        await storage.rename(ref("u/target"), ref(winners[0]))
+    listing = await storage.list_folder(ref("u/src"), recursive=False)
+    assert sorted(str(entry.ref) for entry in listing) == sorted(sources)
