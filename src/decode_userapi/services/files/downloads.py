@@ -4,15 +4,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import anyio.to_thread
-
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import FileStorage, HttpRequestSpec
+from decode_userapi.services.files.batches import mapped_in_slices, sorted_in_slices
 from decode_userapi.services.files.space import UserSpaces
-from decode_userapi.services.files.zip_stream import ZipMember, zip_size, zip_stream
+from decode_userapi.services.files.zip_stream import ZipMember, ZipSize, zip_stream
 
 ROOT_ARCHIVE_NAME = "files"
 
@@ -32,8 +31,8 @@ class DownloadFile:
     `NotFound` (before any byte is read) when nothing is at `path`. The zip holds the
     folder's content with paths relative to it and is named `<folder>.zip`; its size
     is known in advance (members are stored), so clients can tell a cut transfer. The
-    member list and the size are worked out in a worker thread: a folder of 100,000s of
-    files does not hold up other requests.
+    member list and the size are worked out in slices (`batches`): a folder of 100,000s
+    of files does not hold up other requests.
     """
 
     def __init__(self, spaces: UserSpaces) -> None:
@@ -52,23 +51,30 @@ class DownloadFile:
             stored = await storage.list_folder(space.ref(path), recursive=True)
         except NotFound:
             raise NotFound(f"'{path.as_folder()}' does not exist.") from None
-        members, size = await anyio.to_thread.run_sync(_zip_members, storage, space, path, stored)
+        in_order = await sorted_in_slices(stored, key=lambda entry: entry.wire_path)
+        size = ZipSize()
+
+        def members_of(batch: list[FileEntry]) -> list[ZipMember]:
+            members = _zip_members(storage, space, path, batch)
+            size.add(members)
+            return members
+
+        members = await mapped_in_slices(in_order, members_of)
         archive = zip_stream(members, modified=datetime.now(UTC))
-        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", size, archive)
+        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", size.total, archive)
 
 
 def _zip_members(
-    storage: FileStorage, space: UserSpace, folder: FileRef, stored: list[FileEntry]
-) -> tuple[list[ZipMember], int]:
-    """The archive's members in path order, and the archive's size."""
+    storage: FileStorage, space: UserSpace, folder: FileRef, entries: list[FileEntry]
+) -> list[ZipMember]:
     members = []
-    for entry in sorted(stored, key=lambda entry: entry.wire_path):
+    for entry in entries:
         name = space.entry(entry).ref.relative_to(folder)
         if entry.kind is EntryKind.DIRECTORY:
             members.append(ZipMember(f"{name}/"))
         else:
             members.append(ZipMember(name, entry.size_bytes, _reader(storage, entry.ref)))
-    return members, zip_size(members)
+    return members
 
 
 async def _started(chunks: AsyncIterator[bytes], path: FileRef) -> AsyncIterator[bytes]:

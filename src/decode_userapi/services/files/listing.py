@@ -3,12 +3,10 @@
 import bisect
 from dataclasses import dataclass
 
-import anyio.to_thread
-
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
-from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
+from decode_userapi.services.files.batches import mapped_in_slices, sorted_in_slices
 from decode_userapi.services.files.space import UserSpaces
 
 
@@ -24,8 +22,9 @@ class ListFiles:
     """The entries of a folder, sorted by their wire path (folders end with '/').
 
     `show_dirs=False` leaves folders out; `recursive=True` includes everything below.
-    Raises `NotFound` when `path` is not a folder (a file, or nothing). Sorting runs in a
-    worker thread, so a folder of 100,000s of entries does not hold up other requests.
+    Raises `NotFound` when `path` is not a folder (a file, or nothing). Entries are
+    mapped and sorted in slices (`batches`), so a folder of 100,000s of entries does not
+    hold up other requests.
     """
 
     def __init__(self, spaces: UserSpaces) -> None:
@@ -39,7 +38,13 @@ class ListFiles:
             stored = await self._spaces.storage.list_folder(space.ref(path), recursive=recursive)
         except NotFound:
             raise NotFound(f"'{path.as_folder()}' is not a folder.") from None
-        return await anyio.to_thread.run_sync(_sorted, space, stored, show_dirs)
+
+        def shown(batch: list[FileEntry]) -> list[FileEntry]:
+            entries = [space.entry(entry) for entry in batch]
+            return [entry for entry in entries if show_dirs or entry.kind is EntryKind.FILE]
+
+        entries = await mapped_in_slices(stored, shown)
+        return await sorted_in_slices(entries, key=lambda entry: entry.wire_path)
 
     async def page(
         self,
@@ -62,11 +67,3 @@ class ListFiles:
         chunk = entries[start : start + limit]
         more = start + limit < len(entries)
         return ListingPage(chunk, chunk[-1].wire_path if more and chunk else None)
-
-
-def _sorted(space: UserSpace, stored: list[FileEntry], show_dirs: bool) -> list[FileEntry]:
-    entries = [space.entry(entry) for entry in stored]
-    if not show_dirs:
-        entries = [entry for entry in entries if entry.kind is EntryKind.FILE]
-    entries.sort(key=lambda entry: entry.wire_path)
-    return entries

@@ -12,7 +12,6 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import anyio.to_thread
 import msgspec
 from litestar import MediaType, Request, Response, Router, delete, get, post, put
 from litestar.datastructures import ResponseHeader
@@ -35,6 +34,7 @@ from decode_userapi.entrypoints.http.schemas import (
     RenameRequest,
 )
 from decode_userapi.ports.file_storage import HttpRequestSpec
+from decode_userapi.services.files.batches import mapped_in_slices
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import Download, DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles, ListingPage
@@ -101,13 +101,15 @@ def _after(cursor: str) -> str:
         raise InvalidInput(f"The cursor {cursor[:40]!r} is not one this API gave.") from None
 
 
-def _encoded(entries: list[FileEntry]) -> bytes:
-    return msgspec.json.encode([FileInfo.of(entry) for entry in entries])
+def _encoded(entries: list[FileEntry]) -> list[bytes]:
+    """The entries as JSON array items, without the brackets."""
+    return [msgspec.json.encode([FileInfo.of(entry) for entry in entries])[1:-1]]
 
 
 async def _listing(entries: list[FileEntry], headers: dict[str, str]) -> Response[bytes]:
-    """The JSON listing, encoded in a worker thread (100,000s of entries take a while)."""
-    body = await anyio.to_thread.run_sync(_encoded, entries)
+    """The JSON listing, encoded in slices (100,000s of entries take a while)."""
+    items = await mapped_in_slices(entries, _encoded)
+    body = b"[" + b",".join(items) + b"]"
     return Response(body, media_type=MediaType.JSON, headers=headers)
 
 
