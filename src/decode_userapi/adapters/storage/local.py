@@ -31,6 +31,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
+import anyio.lowlevel
 import anyio.to_thread
 import obstore
 from obstore.store import LocalStore
@@ -47,6 +48,8 @@ UPLOAD_CONCURRENCY = 2
 FILE_MODE = 0o640
 FOLDER_MODE = 0o750
 STAGING_MODE = 0o700
+LISTING_SLICE = 2000
+"""Entries built between two turns of the event loop."""
 STALE_STAGING_SECONDS = 3600
 """A staged file untouched this long belongs to no upload in flight."""
 _RENAME_NOREPLACE = 1
@@ -71,6 +74,20 @@ def _rename_no_replace(source: Path, target: Path) -> None:
     except FileNotFoundError:
         os.unlink(target)  # a parallel rename moved the source first: it wins
         raise
+
+
+def _scan(directory: Path) -> list[tuple[str, EntryKind, int]]:
+    """(name, kind, size) of the files and folders in `directory`; links left out."""
+    found = []
+    with os.scandir(directory) as scan:
+        for item in scan:
+            if item.is_symlink():
+                continue
+            if item.is_dir():
+                found.append((item.name, EntryKind.DIRECTORY, 0))
+            elif item.is_file():
+                found.append((item.name, EntryKind.FILE, item.stat().st_size))
+    return found
 
 
 def _process_alive(pid: int) -> bool:
@@ -131,28 +148,29 @@ class LocalFileStorage:
         return None
 
     async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:
-        return await anyio.to_thread.run_sync(self._list, folder, recursive)
-
-    def _list(self, folder: FileRef, recursive: bool) -> list[FileEntry]:
-        path = self._path(folder)
-        if path.is_symlink() or not path.is_dir():
-            raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
+        """Each folder is read in a worker thread (system calls, which let go of the
+        interpreter lock), its entries built on the event loop in slices: a big folder
+        holds up neither the loop nor, through the lock, other requests."""
+        path = await anyio.to_thread.run_sync(self._folder_path, folder)
         entries: list[FileEntry] = []
         pending = [(folder, path)]
         while pending:
             ref, directory = pending.pop()
-            with os.scandir(directory) as scan:
-                for item in scan:
-                    child = FileRef((*ref.parts, item.name))
-                    if item.is_symlink():
-                        continue
-                    if item.is_dir():
-                        entries.append(FileEntry(child, EntryKind.DIRECTORY))
-                        if recursive:
-                            pending.append((child, Path(item.path)))
-                    elif item.is_file():
-                        entries.append(FileEntry(child, EntryKind.FILE, item.stat().st_size))
+            items = await anyio.to_thread.run_sync(_scan, directory)
+            for start in range(0, len(items), LISTING_SLICE):
+                for name, kind, size in items[start : start + LISTING_SLICE]:
+                    child = FileRef((*ref.parts, name))
+                    entries.append(FileEntry(child, kind, size))
+                    if recursive and kind is EntryKind.DIRECTORY:
+                        pending.append((child, directory / name))
+                await anyio.lowlevel.checkpoint()
         return entries
+
+    def _folder_path(self, folder: FileRef) -> Path:
+        path = self._path(folder)
+        if path.is_symlink() or not path.is_dir():
+            raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
+        return path
 
     async def make_folder(self, ref: FileRef) -> None:
         await anyio.to_thread.run_sync(self._make_folder, ref)
