@@ -1,10 +1,17 @@
 """LocalFileStorage on a real folder: all-or-nothing writes, links never followed."""
 
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from decode_userapi.adapters.storage import local
 from decode_userapi.adapters.storage.local import STAGING, LocalFileStorage
 from decode_userapi.domain.errors import AlreadyExists, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileRef
@@ -106,7 +113,7 @@ async def test_links_are_never_followed(
             await read_all(storage, raw)
     with pytest.raises(NotFound):
         await storage.list_folder(ref("u/data/folder-link"), recursive=False)
-    with pytest.raises(NotFound):
+    with pytest.raises((NotFound, AlreadyExists)):
         await storage.write(ref("u/data/folder-link/new.txt"), chunks(b"x"), max_bytes=10)
     with pytest.raises(NotFound):
         await storage.rename(ref("u/data/folder-link/secret.txt"), ref("u/data/stolen"))
@@ -123,3 +130,55 @@ async def test_the_staging_folder_is_not_a_user_folder(storage: LocalFileStorage
     await storage.write(ref("u/a"), chunks(b"a"), max_bytes=10)
     listing = await storage.list_folder(ref("u"), recursive=True)
     assert [str(entry.ref) for entry in listing] == ["u/a"]
+
+
+def test_a_start_cleans_what_crashed_uploads_left_in_staging(root: Path) -> None:
+    """Staged files of dead processes of this host, and any untouched for an hour, go;
+    those of live processes (here, this one) and fresh ones of other hosts stay."""
+    LocalFileStorage(root)
+    staging = root / STAGING
+    host = socket.gethostname()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = {
+        "dead": f"{host}~{dead.pid}~abc#1",
+        "alive": f"{host}~{os.getpid()}~def#1",
+        "other-host-fresh": f"elsewhere~{os.getpid()}~ghi",
+        "other-host-stale": f"elsewhere~{os.getpid()}~jkl#2",
+        "old-format-stale": "0123456789abcdef#1",
+    }
+    for name in names.values():
+        (staging / name).write_bytes(b"half an upload")
+    an_hour_and_more_ago = time.time() - 3700
+    for stale in ("other-host-stale", "old-format-stale"):
+        os.utime(staging / names[stale], (an_hour_and_more_ago, an_hour_and_more_ago))
+
+    LocalFileStorage(root)
+
+    left = sorted(path.name for path in staging.iterdir())
+    assert left == sorted([names["alive"], names["other-host-fresh"]])
+
+
+async def test_renames_never_replace_without_renameat2_either(
+    storage: LocalFileStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the C library or the file system lacks `renameat2`, a hard link stands in."""
+    monkeypatch.setattr(local, "_renameat2", None)
+    sources = [f"u/src/{index}" for index in range(12)]
+    for source in sources:
+        await storage.write(ref(source), chunks(source.encode()), max_bytes=100)
+
+    async def rename(source: str) -> str | None:
+        try:
+            await storage.rename(ref(source), ref("u/target"))
+        except AlreadyExists:
+            return None
+        return source
+
+    for _ in range(50):
+        winners = [won for won in await asyncio.gather(*map(rename, sources)) if won]
+        assert len(winners) == 1
+        assert await read_all(storage, "u/target") == winners[0].encode()
+        await storage.rename(ref("u/target"), ref(winners[0]))
+    listing = await storage.list_folder(ref("u/src"), recursive=False)
+    assert sorted(str(entry.ref) for entry in listing) == sorted(sources)

@@ -318,3 +318,62 @@ async def test_local_storage_serves_files_itself(tmp_path: Path) -> None:
     assert await storage.download_request(ref("u/f")) is None
     assert await storage.upload_request(ref("u"), max_bytes=10) is None
     assert storage.uri(ref("u/f")) == str(tmp_path / "u" / "f")
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+async def test_parallel_renames_onto_one_target_never_replace(
+    storage: FileStorage, kind: str
+) -> None:
+    """Of 12 renames of different things onto one target, one wins and the others are
+    refused with every source intact: nothing is overwritten, nothing is lost."""
+    sources = [f"u/src/{index}" for index in range(12)]
+    for index, source in enumerate(sources):
+        if kind == "file":
+            await storage.write(ref(source), chunks(f"content {index}".encode()), max_bytes=100)
+        else:
+            await storage.make_folder(ref(source))
+
+    async def rename(source: str) -> str | None:
+        try:
+            await storage.rename(ref(source), ref("u/target"))
+        except AlreadyExists:
+            return None
+        return source
+
+    rounds = 100 if isinstance(storage, LocalFileStorage) else 3  # local races are rarer
+    for _ in range(rounds):
+        results = await asyncio.gather(*(rename(source) for source in sources))
+        winners = [source for source in results if source is not None]
+        assert len(winners) == 1, winners
+        [winner] = winners
+        left = {
+            str(entry.ref) for entry in await storage.list_folder(ref("u/src"), recursive=False)
+        }
+        assert left == set(sources) - {winner}
+        if kind == "file":
+            assert (
+                await read_all(storage, "u/target") == f"content {sources.index(winner)}".encode()
+            )
+        else:
+            assert (await storage.stat(ref("u/target"))) == FileEntry(
+                ref("u/target"), EntryKind.DIRECTORY
+            )
+        await storage.rename(ref("u/target"), ref(winner))
+
+
+async def test_a_file_and_a_folder_never_share_a_name(storage: FileStorage) -> None:
+    await storage.write(ref("u/a.txt"), chunks(b"file"), max_bytes=10)
+    with pytest.raises(AlreadyExists):
+        await storage.write(ref("u/a.txt/b.txt"), chunks(b"below a file"), max_bytes=100)
+    with pytest.raises(AlreadyExists):
+        await storage.make_folder(ref("u/a.txt/sub"))
+    with pytest.raises(AlreadyExists):
+        await storage.make_folder(ref("u/a.txt"))
+    await storage.write(ref("u/folder/inside.txt"), chunks(b"in"), max_bytes=10)
+    with pytest.raises(AlreadyExists):
+        await storage.write(ref("u/folder"), chunks(b"over a folder"), max_bytes=100)
+    assert listing(await storage.list_folder(ref("u"), recursive=True)) == [
+        ("u/a.txt", EntryKind.FILE, 4),
+        ("u/folder/", EntryKind.DIRECTORY, 0),
+        ("u/folder/inside.txt", EntryKind.FILE, 2),
+    ]

@@ -82,3 +82,10 @@ def test_relations() -> None:
 )
 def test_human_size(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+def test_names_are_stored_nfc_normalised() -> None:
+    composed, decomposed = "caf\u00e9/r\u00e9sum\u00e9.txt", "cafe\u0301/re\u0301sume\u0301.txt"
+    assert FileRef.parse(decomposed) == FileRef.parse(composed)
+    assert FileRef.parse(decomposed).parts == ("caf\u00e9", "r\u00e9sum\u00e9.txt")
+    assert FileRef.parse("data").child("e\u0301.txt") == FileRef(("data", "\u00e9.txt"))

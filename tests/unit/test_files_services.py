@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound, TooLarge
-from decode_userapi.domain.files import EntryKind, FileRef
+from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
@@ -208,3 +208,37 @@ async def test_delete_is_idempotent_and_keeps_predefined_folders(spaces: UserSpa
     ]
     await delete(ALICE, ref(""))
     assert await listing(spaces) == ["artifact/", "config/", "data/", "log/", "output/"]
+
+
+class VanishingStorage(InMemoryFileStorage):
+    """Another request deletes what is being renamed or downloaded right after it was seen."""
+
+    async def rename(self, source: FileRef, target: FileRef) -> None:
+        await self.delete(source)
+        await super().rename(source, target)
+
+    async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
+        await self.delete(ref)
+        async for chunk in super().read(ref):
+            yield chunk
+
+    async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:
+        if folder.name == "run":
+            await self.delete(folder)
+        return await super().list_folder(folder, recursive=recursive)
+
+
+async def test_a_race_lost_to_a_delete_is_a_404_naming_the_users_path() -> None:
+    spaces = UserSpaces(VanishingStorage())
+    await upload(spaces, "data/run", "a.txt")
+    with pytest.raises(NotFound) as renamed:
+        await RenameFile(spaces)(ALICE, ref("data/run/a.txt"), ref("data/b.txt"))
+    await upload(spaces, "data/run", "a.txt")
+    with pytest.raises(NotFound) as downloaded:
+        await DownloadFile(spaces)(ALICE, ref("data/run/a.txt"))
+    await upload(spaces, "data/run", "a.txt")
+    with pytest.raises(NotFound) as zipped:
+        await DownloadFile(spaces)(ALICE, ref("data/run"))
+    for raised in (renamed, downloaded, zipped):
+        assert ALICE.id not in raised.value.message
+        assert "data/run" in raised.value.message

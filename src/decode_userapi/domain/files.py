@@ -65,10 +65,13 @@ class FileRef(msgspec.Struct, frozen=True):
     def parse(cls, raw: str) -> "FileRef":
         """Validate and normalise a user-supplied path.
 
-        Repeated and leading/trailing slashes are folded; `.` segments are
-        dropped. Rejected: `..`, backslashes, NUL and other control characters,
-        over-long paths, and segments that break `check_segment`.
+        The path is put in Unicode normal form NFC, so two names that look the same
+        (`é` as one code point or as `e` and a combining accent) are one name. Repeated
+        and leading/trailing slashes are folded; `.` segments are dropped. Rejected:
+        `..`, backslashes, NUL and other control characters, over-long paths, and
+        segments that break `check_segment`.
         """
+        raw = unicodedata.normalize("NFC", raw)
         if len(raw) > MAX_PATH_LENGTH:
             raise InvalidInput(f"Path is longer than {MAX_PATH_LENGTH} characters.")
         if "\\" in raw:

@@ -37,7 +37,8 @@ class FileStorage(Protocol):
         ...
 
     async def make_folder(self, ref: FileRef) -> None:
-        """Create the folder and its parents; an existing folder is fine.
+        """Create the folder and its parents; an existing folder is fine. A name is never
+        both a file and a folder.
 
         Raises `AlreadyExists` when a file stands at `ref` or at one of its parents.
         """
@@ -61,6 +62,9 @@ class FileStorage(Protocol):
     async def rename(self, source: FileRef, target: FileRef) -> None:
         """Move a file or an empty folder, creating `target`'s missing parents.
 
+        Never replaces, even under concurrency: of parallel renames onto one target (from
+        any number of processes) exactly one succeeds; the others raise `AlreadyExists`
+        and leave their source where it was.
         `NotFound` when `source` is missing; `AlreadyExists` when `target` exists;
         `NotAllowed` for a folder that is not empty.
         """

@@ -5,14 +5,33 @@ thread; folders are real directories. Uploads are
 written into a staging folder beside the user folders and moved into place when
 complete, so a reader never sees half a file. Symbolic links are never followed: a path
 that passes through one is treated as absent, and listings leave them out.
+
+Renames never replace: files move with an atomic no-replace rename (`renameat2` with
+`RENAME_NOREPLACE`, or a hard link then unlink where the file system lacks it), folders by
+claiming the target with `mkdir` and then removing the (empty) source, so of parallel
+renames onto one target, from any number of processes, exactly one wins.
+
+User files are created 0640 and folders 0750: nothing for other accounts on the machine,
+read access for the group, so the worker-facing API, which shares this folder, can be given
+access through a shared group. The staging folder is 0700.
+
+Staged files are named `<host>~<pid>~<random>` (obstore adds `#N` while it writes). At
+start the staging folder is cleaned of what a crash left behind: files of this host whose
+process is gone, and anything (from any host sharing the folder) untouched for
+`STALE_STAGING_SECONDS`, which no upload in flight is, since it writes as bytes arrive.
 """
 
+import ctypes
+import errno
 import os
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
+import anyio.lowlevel
 import anyio.to_thread
 import obstore
 from obstore.store import LocalStore
@@ -26,14 +45,83 @@ STAGING = ".staging"
 CHUNK_SIZE = 1024 * 1024
 UPLOAD_CONCURRENCY = 2
 """Parts obstore writes at once: bounds an upload's memory to about this many chunks."""
+FILE_MODE = 0o640
+FOLDER_MODE = 0o750
+STAGING_MODE = 0o700
+LISTING_SLICE = 2000
+"""Entries built between two turns of the event loop."""
+STALE_STAGING_SECONDS = 3600
+"""A staged file untouched this long belongs to no upload in flight."""
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+_libc = ctypes.CDLL(None, use_errno=True)
+_renameat2 = getattr(_libc, "renameat2", None)
+
+
+def _rename_no_replace(source: Path, target: Path) -> None:
+    """Move `source` to `target` unless `target` exists (`FileExistsError`), atomically."""
+    if _renameat2 is not None:
+        done = _renameat2(_AT_FDCWD, bytes(source), _AT_FDCWD, bytes(target), _RENAME_NOREPLACE)
+        if done == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), str(source), None, str(target))
+    # No renameat2 here: a hard link cannot replace either; the link made, the source goes.
+    os.link(source, target, follow_symlinks=False)
+    try:
+        os.unlink(source)
+    except FileNotFoundError:
+        os.unlink(target)  # a parallel rename moved the source first: it wins
+        raise
+
+
+def _scan(directory: Path) -> list[tuple[str, EntryKind, int]]:
+    """(name, kind, size) of the files and folders in `directory`; links left out."""
+    found = []
+    with os.scandir(directory) as scan:
+        for item in scan:
+            if item.is_symlink():
+                continue
+            if item.is_dir():
+                found.append((item.name, EntryKind.DIRECTORY, 0))
+            elif item.is_file():
+                found.append((item.name, EntryKind.FILE, item.stat().st_size))
+    return found
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class LocalFileStorage:
     def __init__(self, root: str | Path) -> None:
         self._root = Path(root).resolve()
-        self._root.mkdir(parents=True, exist_ok=True)
-        (self._root / STAGING).mkdir(exist_ok=True)
+        self._root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        (self._root / STAGING).mkdir(mode=STAGING_MODE, exist_ok=True)
         self._store = LocalStore(self._root)
+        self._host = socket.gethostname().replace("~", "-")
+        self._clean_staging()
+
+    def _clean_staging(self) -> None:
+        """Remove staged files a crashed process left: see the module's docstring."""
+        stale_before = time.time() - STALE_STAGING_SECONDS
+        with os.scandir(self._root / STAGING) as scan:
+            for item in scan:
+                host, _, rest = item.name.partition("~")
+                pid = rest.partition("~")[0]
+                orphan = host == self._host and pid.isdigit() and not _process_alive(int(pid))
+                try:
+                    if orphan or item.stat(follow_symlinks=False).st_mtime < stale_before:
+                        os.unlink(item.path)
+                except FileNotFoundError:
+                    pass  # its upload finished or another process cleaned it meanwhile
 
     def _path(self, ref: FileRef) -> Path:
         """The filesystem path of `ref`; `NotFound` when a folder on the way is a link
@@ -60,37 +148,47 @@ class LocalFileStorage:
         return None
 
     async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:
-        return await anyio.to_thread.run_sync(self._list, folder, recursive)
-
-    def _list(self, folder: FileRef, recursive: bool) -> list[FileEntry]:
-        path = self._path(folder)
-        if path.is_symlink() or not path.is_dir():
-            raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
+        """Each folder is read in a worker thread (system calls, which let go of the
+        interpreter lock), its entries built on the event loop in slices: a big folder
+        holds up neither the loop nor, through the lock, other requests."""
+        path = await anyio.to_thread.run_sync(self._folder_path, folder)
         entries: list[FileEntry] = []
         pending = [(folder, path)]
         while pending:
             ref, directory = pending.pop()
-            with os.scandir(directory) as scan:
-                for item in scan:
-                    child = FileRef((*ref.parts, item.name))
-                    if item.is_symlink():
-                        continue
-                    if item.is_dir():
-                        entries.append(FileEntry(child, EntryKind.DIRECTORY))
-                        if recursive:
-                            pending.append((child, Path(item.path)))
-                    elif item.is_file():
-                        entries.append(FileEntry(child, EntryKind.FILE, item.stat().st_size))
+            items = await anyio.to_thread.run_sync(_scan, directory)
+            for start in range(0, len(items), LISTING_SLICE):
+                for name, kind, size in items[start : start + LISTING_SLICE]:
+                    child = FileRef((*ref.parts, name))
+                    entries.append(FileEntry(child, kind, size))
+                    if recursive and kind is EntryKind.DIRECTORY:
+                        pending.append((child, directory / name))
+                await anyio.lowlevel.checkpoint()
         return entries
+
+    def _folder_path(self, folder: FileRef) -> Path:
+        path = self._path(folder)
+        if path.is_symlink() or not path.is_dir():
+            raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
+        return path
 
     async def make_folder(self, ref: FileRef) -> None:
         await anyio.to_thread.run_sync(self._make_folder, ref)
 
     def _make_folder(self, ref: FileRef) -> None:
-        try:
-            self._path(ref).mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError, NotFound):
-            raise AlreadyExists(f"'{ref}' or a folder above it is a file or a link.") from None
+        """`mkdir -p` creating each missing folder with `FOLDER_MODE`, never through a link."""
+        path = self._root
+        for part in ref.parts:
+            path = path / part
+            try:
+                os.mkdir(path, FOLDER_MODE)
+            except FileExistsError:
+                if path.is_symlink() or not path.is_dir():
+                    raise AlreadyExists(
+                        f"'{ref}' or a folder above it is a file or a link."
+                    ) from None
+            except NotADirectoryError:
+                raise AlreadyExists(f"'{ref}' or a folder above it is a file.") from None
 
     async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
         entry = await self.stat(ref)
@@ -103,7 +201,7 @@ class LocalFileStorage:
                 yield chunk
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
-        staged = f"{STAGING}/{uuid.uuid4().hex}"
+        staged = f"{STAGING}/{self._host}~{os.getpid()}~{uuid.uuid4().hex}"
         upload = SizeLimited(chunks, max_bytes)
         try:
             await obstore.put_async(
@@ -123,24 +221,40 @@ class LocalFileStorage:
         target = self._path(ref)
         if target.is_dir() and not target.is_symlink():
             raise AlreadyExists(f"'{ref}' is a folder.")
+        os.chmod(staged, FILE_MODE)
         os.replace(staged, target)
 
     async def rename(self, source: FileRef, target: FileRef) -> None:
-        def move() -> None:
-            if self._stat(source) is None:
-                raise NotFound(f"'{source}' does not exist.")
-            self._make_folder(target.parent)
-            target_path = self._path(target)
-            if target_path.exists() or target_path.is_symlink():
-                raise AlreadyExists(f"'{target}' already exists.")
-            source_path = self._path(source)
-            if source_path.is_dir() and any(source_path.iterdir()):
-                raise NotAllowed(
-                    f"Folder '{source.as_folder()}' is not empty; only empty folders move."
-                )
-            source_path.rename(target_path)
+        await anyio.to_thread.run_sync(self._rename, source, target)
 
-        await anyio.to_thread.run_sync(move)
+    def _rename(self, source: FileRef, target: FileRef) -> None:
+        found = self._stat(source)
+        if found is None:
+            raise NotFound(f"'{source}' does not exist.")
+        self._make_folder(target.parent)
+        source_path, target_path = self._path(source), self._path(target)
+        taken = AlreadyExists(f"'{target}' already exists.")
+        if found.kind is EntryKind.FILE:
+            try:
+                _rename_no_replace(source_path, target_path)
+            except FileExistsError:
+                raise taken from None
+            except FileNotFoundError:
+                raise NotFound(f"'{source}' does not exist.") from None
+            return
+        try:
+            os.mkdir(target_path, FOLDER_MODE)  # the claim: only one mkdir can succeed
+        except FileExistsError:
+            raise taken from None
+        try:
+            os.rmdir(source_path)
+        except OSError as error:
+            os.rmdir(target_path)
+            if error.errno == errno.ENOENT:
+                raise NotFound(f"'{source}' does not exist.") from None
+            raise NotAllowed(
+                f"Folder '{source.as_folder()}' is not empty; only empty folders move."
+            ) from None
 
     async def delete(self, ref: FileRef) -> None:
         def remove() -> None:

@@ -5,8 +5,15 @@ presigned GETs). Folders are key prefixes; an empty folder is kept by a zero-byt
 object `<prefix>/`, as the AWS console makes them. obstore cannot address keys that end
 with `/`, so listing, markers, copies and batched deletes go through boto3, which is also
 the only one of the two that signs POST policies. Both use boto3's credential chain.
+
+A name is a file or a folder, never both: a write or a new folder is refused while a file
+stands at one of its parent folders. Renames never replace: the target is written with
+`If-None-Match: *` (a conditional PUT for folder markers and empty files, otherwise a
+multipart copy whose completion carries the condition), so of parallel renames onto one
+target, from any number of replicas, exactly one wins and the others leave their source.
 """
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -15,6 +22,7 @@ import anyio.to_thread
 import boto3
 import obstore
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from obstore.auth.boto3 import Boto3CredentialProvider
 from obstore.store import S3Store
 
@@ -29,6 +37,10 @@ PART_CONCURRENCY = 2
 """Parts in flight per upload: memory per upload stays near PART_SIZE * (this + 1)."""
 DELETE_BATCH = 1000
 """S3's DeleteObjects limit."""
+COPY_PART_SIZE = 1024**3
+"""Parts of a server-side copy (S3 allows up to 5 GiB a part and 10,000 parts)."""
+_TARGET_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
+"""S3's answers to `If-None-Match: *` when the key exists, or is being written meanwhile."""
 
 T = TypeVar("T")
 
@@ -138,7 +150,27 @@ class S3FileStorage:
             for parts in usable
         ]
 
+    async def _refuse_files_on_the_way(self, ref: FileRef, *, including: bool) -> None:
+        """`AlreadyExists` when a file stands at a folder above `ref` (or at `ref`)."""
+        depths = range(1, len(ref.parts) + (1 if including else 0))
+        paths = [FileRef(ref.parts[:depth]) for depth in depths]
+        found = await asyncio.gather(*(self._is_file(path) for path in paths))
+        for path, is_file in zip(paths, found, strict=True):
+            if is_file:
+                raise AlreadyExists(f"'{path}' is a file, so it cannot hold '{ref}'.")
+
+    async def _is_file(self, ref: FileRef) -> bool:
+        try:
+            await obstore.head_async(self._store, str(ref))
+        except FileNotFoundError:
+            return False
+        return True
+
     async def make_folder(self, ref: FileRef) -> None:
+        await self._refuse_files_on_the_way(ref, including=True)
+        await self._put_markers(ref)
+
+    async def _put_markers(self, ref: FileRef) -> None:
         markers = [
             self._folder_prefix(FileRef(ref.parts[:depth]))
             for depth in range(1, len(ref.parts) + 1)
@@ -161,6 +193,9 @@ class S3FileStorage:
             yield bytes(chunk)
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
+        await self._refuse_files_on_the_way(ref, including=False)
+        if await self._sync(lambda: self._any_key_under(ref)):
+            raise AlreadyExists(f"'{ref}' is a folder.")
         upload = SizeLimited(chunks, max_bytes)
         await obstore.put_async(
             self._store,
@@ -169,7 +204,7 @@ class S3FileStorage:
             chunk_size=PART_SIZE,
             max_concurrency=PART_CONCURRENCY,
         )
-        await self.make_folder(ref.parent)
+        await self._put_markers(ref.parent)
         return upload.written
 
     async def rename(self, source: FileRef, target: FileRef) -> None:
@@ -178,21 +213,70 @@ class S3FileStorage:
             raise NotFound(f"'{source}' does not exist.")
         if await self.stat(target) is not None:
             raise AlreadyExists(f"'{target}' already exists.")
-        if found.kind is EntryKind.FILE:
-            await self._sync(lambda: self._copy(self._key(source), self._key(target)))
-            await self.make_folder(target.parent)
-            await self._sync(lambda: self._delete_keys([self._key(source)]))
-            return
-        if await self.list_folder(source, recursive=False):
+        if found.kind is EntryKind.DIRECTORY and await self.list_folder(source, recursive=False):
             raise NotAllowed(
                 f"Folder '{source.as_folder()}' is not empty; only empty folders can be renamed."
             )
-        await self.make_folder(target)
-        await self._sync(lambda: self._delete_keys([self._folder_prefix(source)]))
+        await self.make_folder(target.parent)
+        try:
+            if found.kind is EntryKind.FILE:
+                await self._sync(
+                    lambda: self._copy_if_absent(
+                        self._key(source), self._key(target), found.size_bytes
+                    )
+                )
+            else:
+                await self._sync(lambda: self._put_if_absent(self._folder_prefix(target)))
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in _TARGET_TAKEN:
+                raise AlreadyExists(f"'{target}' already exists.") from None
+            if code in ("NoSuchKey", "404"):  # the source went while it was being copied
+                raise NotFound(f"'{source}' does not exist.") from None
+            raise
+        source_key = (
+            self._key(source) if found.kind is EntryKind.FILE else self._folder_prefix(source)
+        )
+        await self._sync(lambda: self._delete_keys([source_key]))
 
-    def _copy(self, source_key: str, target_key: str) -> None:
-        # The managed copy switches to a multipart copy above 5 GB (CopyObject's limit).
-        self._client.copy({"Bucket": self._bucket, "Key": source_key}, self._bucket, target_key)
+    def _put_if_absent(self, key: str) -> None:
+        self._client.put_object(Bucket=self._bucket, Key=key, Body=b"", IfNoneMatch="*")
+
+    def _copy_if_absent(self, source_key: str, target_key: str, size: int) -> None:
+        """Copy server-side unless `target_key` exists: a multipart copy (CopyObject's
+        destination condition is not honoured everywhere; a completion's is) that is
+        aborted when the condition fails."""
+        if size == 0:
+            self._put_if_absent(target_key)
+            return
+        upload_id = self._client.create_multipart_upload(Bucket=self._bucket, Key=target_key)[
+            "UploadId"
+        ]
+        try:
+            parts = []
+            for number, start in enumerate(range(0, size, COPY_PART_SIZE), start=1):
+                end = min(start + COPY_PART_SIZE, size) - 1
+                copied = self._client.upload_part_copy(
+                    Bucket=self._bucket,
+                    Key=target_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource={"Bucket": self._bucket, "Key": source_key},
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+                parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=target_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )
+        except BaseException:
+            self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=target_key, UploadId=upload_id
+            )
+            raise
 
     async def delete(self, ref: FileRef) -> None:
         def remove() -> None:

@@ -39,6 +39,11 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     async def apply_migrations() -> None:
         await anyio.to_thread.run_sync(upgrade, settings.database_url)
 
+    async def open_storage() -> None:
+        """Opened at start, not at the first request: local storage cleans its staging
+        folder of what a crashed process left when it opens."""
+        await anyio.to_thread.run_sync(container.file_storage)
+
     async def close_resources() -> None:
         await container.worker_gateway().aclose()
         await container.engine().dispose()
@@ -72,7 +77,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=cors,
         openapi_config=openapi_config(),
-        on_startup=[apply_migrations] if migrate else [],
+        on_startup=[apply_migrations, open_storage] if migrate else [open_storage],
         on_shutdown=[close_resources],
         request_max_body_size=MAX_REQUEST_BODY_BYTES,
         request_class=JsonSafeRequest,

@@ -9,7 +9,12 @@ from typing import Any, TypeAlias
 
 from litestar import Request
 from litestar.exceptions import InternalServerException
-from multipart import MultipartSegment, ParserError, PushMultipartParser, parse_options_header
+from multipart import (
+    MultipartError,
+    MultipartSegment,
+    PushMultipartParser,
+    parse_options_header,
+)
 
 from decode_userapi.domain.errors import InvalidInput
 
@@ -46,7 +51,7 @@ async def _events(
                 yield event
         for event in parser.parse(b""):
             yield event
-    except ParserError as exc:
+    except MultipartError as exc:  # malformed, or over a limit (header size or count)
         raise InvalidInput(f"The multipart body is malformed: {exc}") from None
     except InternalServerException:
         raise InvalidInput("The connection closed before the upload finished.") from None

@@ -46,6 +46,12 @@ class RenameFile:
             raise AlreadyExists(
                 f"'{new_path}' already exists, or a file stands in its way."
             ) from None
+        except NotFound:  # moved or deleted meanwhile
+            raise NotFound(f"'{path}' does not exist.") from None
+        except NotAllowed:  # filled meanwhile
+            raise NotAllowed(
+                f"'{path.as_folder()}' is not empty; only empty folders move."
+            ) from None
         return FileEntry(new_path, entry.kind, entry.size_bytes)
 
 

@@ -9,8 +9,9 @@ from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import FileStorage, HttpRequestSpec
+from decode_userapi.services.files.batches import mapped_in_slices, sorted_in_slices
 from decode_userapi.services.files.space import UserSpaces
-from decode_userapi.services.files.zip_stream import ZipMember, zip_size, zip_stream
+from decode_userapi.services.files.zip_stream import ZipMember, ZipSize, zip_stream
 
 ROOT_ARCHIVE_NAME = "files"
 
@@ -29,7 +30,9 @@ class DownloadFile:
 
     `NotFound` (before any byte is read) when nothing is at `path`. The zip holds the
     folder's content with paths relative to it and is named `<folder>.zip`; its size
-    is known in advance (members are stored), so clients can tell a cut transfer.
+    is known in advance (members are stored), so clients can tell a cut transfer. The
+    member list and the size are worked out in slices (`batches`): a folder of 100,000s
+    of files does not hold up other requests.
     """
 
     def __init__(self, spaces: UserSpaces) -> None:
@@ -42,24 +45,58 @@ class DownloadFile:
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
         if entry.kind is EntryKind.FILE:
-            return Download(path.name, entry.size_bytes, storage.read(space.ref(path)))
-        stored = await storage.list_folder(space.ref(path), recursive=True)
-        members = _zip_members(storage, space, path, stored)
+            chunks = await _started(storage.read(space.ref(path)), path)
+            return Download(path.name, entry.size_bytes, chunks)
+        try:
+            stored = await storage.list_folder(space.ref(path), recursive=True)
+        except NotFound:
+            raise NotFound(f"'{path.as_folder()}' does not exist.") from None
+        in_order = await sorted_in_slices(stored, key=lambda entry: entry.wire_path)
+        size = ZipSize()
+
+        def members_of(batch: list[FileEntry]) -> list[ZipMember]:
+            members = _zip_members(storage, space, path, batch)
+            size.add(members)
+            return members
+
+        members = await mapped_in_slices(in_order, members_of)
         archive = zip_stream(members, modified=datetime.now(UTC))
-        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", zip_size(members), archive)
+        return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", size.total, archive)
 
 
 def _zip_members(
-    storage: FileStorage, space: UserSpace, folder: FileRef, stored: list[FileEntry]
+    storage: FileStorage, space: UserSpace, folder: FileRef, entries: list[FileEntry]
 ) -> list[ZipMember]:
     members = []
-    for entry in sorted(stored, key=lambda entry: entry.wire_path):
+    for entry in entries:
         name = space.entry(entry).ref.relative_to(folder)
         if entry.kind is EntryKind.DIRECTORY:
             members.append(ZipMember(f"{name}/"))
         else:
             members.append(ZipMember(name, entry.size_bytes, _reader(storage, entry.ref)))
     return members
+
+
+async def _started(chunks: AsyncIterator[bytes], path: FileRef) -> AsyncIterator[bytes]:
+    """`chunks` with its first chunk already read, so a file that vanished since it was
+    seen is a `NotFound` (naming the user's path) before any byte is sent."""
+    try:
+        first = await anext(chunks, None)
+    except NotFound:
+        raise NotFound(f"'{path}' does not exist.") from None
+    return _prepend(first, chunks)
+
+
+async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if first is not None:
+            yield first
+            async for chunk in rest:
+                yield chunk
+    finally:  # a client that hangs up must not leave the file open until collected
+        close = getattr(rest, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _reader(storage: FileStorage, ref: FileRef) -> Callable[[], AsyncIterator[bytes]]:

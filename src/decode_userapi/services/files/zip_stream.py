@@ -142,18 +142,34 @@ def _end_records(count: int, directory_offset: int, directory_size: int) -> byte
     return records
 
 
+class ZipSize:
+    """The exact length of `zip_stream(members)`, known before a byte is read: `add` the
+    members in their order (in as many calls as convenient), then read `total`."""
+
+    def __init__(self) -> None:
+        self._offset = self._directory_size = self._count = 0
+
+    def add(self, members: Iterable[ZipMember]) -> None:
+        for member in members:
+            name = member.name.encode()
+            zip64 = member.size >= ZIP32_LIMIT
+            entry = _Written(name, member.chunks is None, 0, member.size, self._offset)
+            self._offset += len(_local_header(name, zip64, (0, 0))) + member.size
+            self._offset += len(_data_descriptor(0, member.size, zip64))
+            self._directory_size += len(_central_header(entry, (0, 0)))
+            self._count += 1
+
+    @property
+    def total(self) -> int:
+        end = _end_records(self._count, self._offset, self._directory_size)
+        return self._offset + self._directory_size + len(end)
+
+
 def zip_size(members: Iterable[ZipMember]) -> int:
     """The exact length of `zip_stream(members)`, known before a byte is read."""
-    offset = directory_size = count = 0
-    for member in members:
-        name = member.name.encode()
-        zip64 = member.size >= ZIP32_LIMIT
-        entry = _Written(name, member.chunks is None, 0, member.size, offset)
-        offset += len(_local_header(name, zip64, (0, 0))) + member.size
-        offset += len(_data_descriptor(0, member.size, zip64))
-        directory_size += len(_central_header(entry, (0, 0)))
-        count += 1
-    return offset + directory_size + len(_end_records(count, offset, directory_size))
+    size = ZipSize()
+    size.add(members)
+    return size.total
 
 
 async def zip_stream(

@@ -6,18 +6,23 @@ Suffixes win: `GET /files/config/x/url` is the download URL of `config/x`. A tra
 slash marks a folder path without suffix (`GET /files/data/url/` lists folder `data/url`).
 """
 
+import base64
+import binascii
 import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router, delete, get, post, put
+import msgspec
+from litestar import MediaType, Request, Response, Router, delete, get, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.errors import InvalidInput
+from decode_userapi.domain.files import FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
@@ -31,14 +36,17 @@ from decode_userapi.entrypoints.http.schemas import (
     RenameRequest,
 )
 from decode_userapi.ports.file_storage import HttpRequestSpec
+from decode_userapi.services.files.batches import mapped_in_slices
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import Download, DownloadFile, GetDownloadUrl
-from decode_userapi.services.files.listing import ListFiles
+from decode_userapi.services.files.listing import ListFiles, ListingPage
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 
 PATHS = ["/", "/{path:path}"]
 DOWNLOAD, URL, UPLOAD = "download", "url", "upload"
 _TOKEN = re.compile(r"[A-Za-z0-9!#$&+.^_`|~-]+")
+NEXT_CURSOR = "X-Next-Cursor"
+MAX_PAGE = 100_000
 
 
 def _error(description: str) -> ResponseSpec:
@@ -86,6 +94,30 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def _cursor(after: str) -> str:
+    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput(f"The cursor {cursor[:40]!r} is not one this API gave.") from None
+
+
+def _encoded(entries: list[FileEntry]) -> list[bytes]:
+    """The entries as JSON array items, without the brackets."""
+    return [msgspec.json.encode([FileInfo.of(entry) for entry in entries])[1:-1]]
+
+
+async def _listing(entries: list[FileEntry], headers: dict[str, str]) -> Response[bytes]:
+    """The JSON listing, encoded in slices (100,000s of entries take a while)."""
+    items = await mapped_in_slices(entries, _encoded)
+    body = b"[" + b",".join(items) + b"]"
+    return Response(body, media_type=MediaType.JSON, headers=headers)
+
+
 def _stream(download: Download) -> Stream:
     headers = {
         "Content-Disposition": content_disposition(download.filename),
@@ -108,6 +140,14 @@ def _stream(download: Download) -> Stream:
         400: _error("The path is not a valid path."),
         404: _error("Nothing there, or (listing) not a folder."),
     },
+    response_headers=[
+        ResponseHeader(
+            name=NEXT_CURSOR,
+            description="With `limit`, when more entries follow: the `cursor` of the next page.",
+            required=False,
+            documentation_only=True,
+        )
+    ],
 )
 async def read(
     request: Request[Any, Any, Any],
@@ -119,6 +159,23 @@ async def read(
     path: FromPath[str] = "",
     show_dirs: Annotated[str, flag_parameter("Include folders", default=True)] = "true",
     recursive: Annotated[str, flag_parameter("Include everything below", default=False)] = "false",
+    limit: Annotated[
+        int | None,
+        QueryParameter(
+            description="Listing in pages of at most this many entries (default: all at once);"
+            f" the `{NEXT_CURSOR}` response header is the `cursor` of the next page.",
+            ge=1,
+            le=MAX_PAGE,
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(
+            description=f"The next page of a paged listing: the `{NEXT_CURSOR}` header of the"
+            " previous page.",
+            max_length=8192,
+        ),
+    ] = None,
 ) -> Response[Any]:
     """`GET /files/{path}`: `[FileInfo]` sorted by path (404 when not a folder).
     `GET /files/{path}/download`: the file's bytes, or a folder as `<folder>.zip`.
@@ -130,13 +187,21 @@ async def read(
     if suffix == URL:
         spec = await get_download_url(user, ref, _own_url(origins, request, ref, DOWNLOAD))
         return Response(FileHTTPRequest.of(spec))
-    entries = await list_files(
+    flags = {
+        "show_dirs": read_flag("show_dirs", show_dirs),
+        "recursive": read_flag("recursive", recursive),
+    }
+    if limit is None and cursor is None:
+        return await _listing(await list_files(user, ref, **flags), {})
+    page: ListingPage = await list_files.page(
         user,
         ref,
-        show_dirs=read_flag("show_dirs", show_dirs),
-        recursive=read_flag("recursive", recursive),
+        **flags,
+        limit=limit or MAX_PAGE,
+        after=None if cursor is None else _after(cursor),
     )
-    return Response([FileInfo.of(entry) for entry in entries])
+    more = {} if page.next_after is None else {NEXT_CURSOR: _cursor(page.next_after)}
+    return await _listing(page.entries, more)
 
 
 @post(
