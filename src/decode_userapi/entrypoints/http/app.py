@@ -11,7 +11,7 @@ from litestar.types import ControllerRouterHandler
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.auth import user_dependency
-from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
+from decode_userapi.entrypoints.http.docs import openapi_config, openapi_document, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
 from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
 
@@ -23,8 +23,8 @@ and sets its own limit (`MAX_UPLOAD_BYTES`)."""
 
 
 @get("/openapi.json", include_in_schema=False, sync_to_thread=False)
-def openapi_document(request: Request[Any, Any, Any]) -> dict[str, object]:
-    return request.app.openapi_schema.to_schema()
+def openapi_json(request: Request[Any, Any, Any]) -> dict[str, object]:
+    return openapi_document(request.app)
 
 
 def create_app(container: Container, *, migrate: bool = True) -> Litestar:
@@ -44,7 +44,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         jobs.router(container),
         internal.router(container),
         files.router(container),
-        openapi_document,
+        openapi_json,
         swagger_assets(),
     ]
     cors = (

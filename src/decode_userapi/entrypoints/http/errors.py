@@ -1,6 +1,7 @@
 """The one place where domain errors become HTTP status codes."""
 
 import logging
+from enum import Enum
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -43,8 +44,17 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[object]:
     if isinstance(exc, ValidationException) and exc.extra:
-        return _body(f"{exc.detail}: {exc.extra}", exc.status_code)
+        return _body(f"{exc.detail}: {_without_enums(exc.extra)}", exc.status_code)
     return _body(exc.detail, exc.status_code, exc.headers)
+
+
+def _without_enums(extra: object) -> object:
+    """Litestar puts enum members in `extra` (`<ParamType.QUERY: 'query'>`): their value."""
+    if isinstance(extra, list):
+        return [_without_enums(item) for item in extra]
+    if isinstance(extra, dict):
+        return {key: _without_enums(value) for key, value in extra.items()}
+    return extra.value if isinstance(extra, Enum) else extra
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[object]:

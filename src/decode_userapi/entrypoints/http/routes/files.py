@@ -7,12 +7,21 @@ slash marks a folder path without suffix (`GET /files/data/url/` lists folder `d
 """
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -21,6 +30,7 @@ from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
+from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.schemas import (
     ErrorBody,
@@ -131,8 +141,26 @@ async def read(
     return Response([FileInfo.of(entry) for entry in entries])
 
 
+@dataclass
+class _WriteOperation(Operation):
+    """The upload's multipart body, which the handler parses itself (streaming)."""
+
+    def __post_init__(self) -> None:
+        file = Schema(
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.BINARY,
+            description="The file; its name is kept.",
+        )
+        form = Schema(type=OpenAPIType.OBJECT, properties={"file": file}, required=["file"])
+        self.request_body = RequestBody(
+            content={"multipart/form-data": OpenAPIMediaType(schema=form)},
+            description="Only for `…/upload`: the file in the multipart field `file`.",
+        )
+
+
 @post(
     PATHS,
+    operation_class=_WriteOperation,
     summary="Upload into a folder (`…/upload`, multipart field `file`), get an upload URL"
     " (`…/url`), or create a folder (trailing `/`)",
     tags=["files"],
@@ -211,6 +239,7 @@ async def remove(
 def router(container: Container) -> Router:
     return Router(
         path="/files",
+        security=BEARER,
         route_handlers=[read, write, rename, remove],
         dependencies={
             "list_files": provide(container.list_files),
