@@ -4,11 +4,16 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
 
 import uvicorn
 from dotenv import load_dotenv
+from prometheus_client import start_http_server
+from sqlalchemy.exc import DBAPIError
 
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.adapters.secrets.aws import fetch_secret
@@ -16,35 +21,73 @@ from decode_userapi.domain.errors import DomainError
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.http.app import create_app
+from decode_userapi.entrypoints.logs import configure_logging, secrets_of, settings_summary
+from decode_userapi.entrypoints.metrics import MULTIPROCESS_DIR, exposition_registry
 from decode_userapi.entrypoints.settings import Settings, SettingsError, load_settings
 
+log = logging.getLogger("decode_userapi")
 
-def _settings() -> Settings:
+
+def _settings(*, quiet: bool = False) -> Settings:
     """The settings of the process; `.env` is loaded into the environment first (without
     overriding it), so that what reads the environment itself (boto3's credential
-    chain, `AWS_*`) sees it too."""
+    chain, `AWS_*`) sees it too. Logging is set up from them (`quiet`: warnings only)."""
     load_dotenv(".env", override=False)
     try:
-        return load_settings(env_file=None, fetch_secret=fetch_secret)
+        settings = load_settings(env_file=None, fetch_secret=fetch_secret)
     except SettingsError as exc:
         print(f"decode-userapi: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    level = "WARNING" if quiet else settings.log_level
+    configure_logging(level, settings.log_format, secrets_of(settings))
+    return settings
+
+
+def _migrate(settings: Settings) -> None:
+    """Apply migrations; an unreachable database stops the command with one line."""
+    try:
+        upgrade(settings.database_url)
+    except (OSError, DBAPIError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        database = settings_summary(settings)["database"]
+        print(f"decode-userapi: cannot use the database {database}: {reason}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
 def serve(args: argparse.Namespace) -> None:
     settings = _settings()
-    if args.workers > 1:
-        upgrade(settings.database_url)
-        uvicorn.run(
-            "decode_userapi.entrypoints.cli:app_from_environment",
-            factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            workers=args.workers,
-        )
-        return
-    app = create_app(build_container(settings))
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    workers = args.workers or settings.workers
+    host, port = args.host or settings.host, args.port or settings.port
+    log.info(
+        "Starting on http://%s:%s with %s worker(s)",
+        host,
+        port,
+        workers,
+        extra={**settings_summary(settings), "log_level": settings.log_level},
+    )
+    _migrate(settings)
+    if workers > 1:  # uvicorn starts each worker from an import string
+        os.environ.setdefault(MULTIPROCESS_DIR, tempfile.mkdtemp(prefix="decode-metrics-"))
+    _serve_metrics_port(settings)
+    uvicorn.run(
+        "decode_userapi.entrypoints.cli:app_from_environment"
+        if workers > 1
+        else create_app(build_container(settings), migrate=False),
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,  # uvicorn's lines go through our pipeline (entrypoints/logs.py)
+        access_log=False,  # the access line is ours: it has the duration and the user
+    )
+
+
+def _serve_metrics_port(settings: Settings) -> None:
+    """`METRICS_PORT`: a separate listener (a thread of this process) for the metrics."""
+    if settings.metrics and settings.metrics_port is not None:
+        registry = exposition_registry(settings.database_url)
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+        log.info("Metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
 
 
 def app_from_environment() -> object:
@@ -53,14 +96,14 @@ def app_from_environment() -> object:
 
 
 def migrate(_: argparse.Namespace) -> None:
-    upgrade(_settings().database_url)
+    _migrate(_settings())
     print("decode-userapi: database is up to date")
 
 
 def _run_on_accounts(action: Callable[[Container], Awaitable[User]]) -> None:
     """Migrate, run `action` with a container, print the account it returns."""
-    settings = _settings()
-    upgrade(settings.database_url)
+    settings = _settings(quiet=True)
+    _migrate(settings)
     container = build_container(settings)
 
     async def run() -> User:
@@ -108,13 +151,17 @@ def _add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(prog="decode-userapi", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('decode-userapi')}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the HTTP API (reads .env)")
     serve_parser.add_argument("--host", help="interface to bind (default HOST or 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port (default PORT or 8000)")
-    serve_parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve_parser.add_argument(
+        "--workers", type=int, help="worker processes (default WORKERS, WEB_CONCURRENCY or 1)"
+    )
     serve_parser.set_defaults(run=serve)
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.set_defaults(run=migrate)

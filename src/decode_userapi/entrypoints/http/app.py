@@ -6,6 +6,7 @@ from typing import Any
 import anyio
 from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.types import ControllerRouterHandler
 
 from decode_userapi.adapters.persistence.database import upgrade
@@ -13,7 +14,9 @@ from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.auth import user_dependency
 from decode_userapi.entrypoints.http.docs import openapi_config, openapi_document, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
+from decode_userapi.entrypoints.http.observe import metrics_endpoint, observe
 from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
+from decode_userapi.entrypoints.metrics import exposition_registry
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         openapi_json,
         swagger_assets(),
     ]
+    if settings.metrics and settings.metrics_port is None:
+        handlers.append(metrics_endpoint)
     cors = (
         CORSConfig(
             allow_origins=[settings.frontend_url],
@@ -66,4 +71,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         on_startup=[apply_migrations] if migrate else [],
         on_shutdown=[close_resources],
         request_max_body_size=MAX_REQUEST_BODY_BYTES,
+        middleware=[observe],
+        logging_config=None,  # logs go through the root logger (entrypoints/logs.py)
+        state=State({"metrics_registry": exposition_registry(settings.database_url)}),
     )

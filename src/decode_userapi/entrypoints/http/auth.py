@@ -8,6 +8,7 @@ from litestar.di import Provide
 
 from decode_userapi.domain.errors import NotAuthenticated, NotAuthorized
 from decode_userapi.domain.users import USERS_GROUP, User
+from decode_userapi.entrypoints.logs import note_user
 from decode_userapi.ports.identity_provider import IdentityProvider
 
 
@@ -26,6 +27,7 @@ def user_dependency(identity: Callable[[], IdentityProvider]) -> Provide:
 
     async def current_user(request: Request[Any, Any, Any]) -> User:
         user = await identity().verify(bearer_token(request))
+        note_user(user.id)
         if not user.is_confirmed:
             raise NotAuthorized(
                 f"Your account is not confirmed yet: it must be in the group '{USERS_GROUP}'."
