@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from importlib.metadata import version
+from typing import TypeVar
 
 import uvicorn
 from dotenv import load_dotenv
@@ -26,6 +27,7 @@ from decode_userapi.entrypoints.metrics import MULTIPROCESS_DIR, exposition_regi
 from decode_userapi.entrypoints.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("decode_userapi")
+T = TypeVar("T")
 
 
 def _settings(*, quiet: bool = False) -> Settings:
@@ -100,35 +102,67 @@ def migrate(_: argparse.Namespace) -> None:
     print("decode-userapi: database is up to date")
 
 
-def _run_on_accounts(action: Callable[[Container], Awaitable[User]]) -> None:
-    """Migrate, run `action` with a container, print the account it returns."""
+def _on_accounts(action: Callable[[Container], Awaitable[T]]) -> T:
+    """Migrate (quietly), run `action` with a container, return what it returns; a
+    domain error is one line on standard error and exit code 1."""
     settings = _settings(quiet=True)
     _migrate(settings)
     container = build_container(settings)
 
-    async def run() -> User:
+    async def run() -> T:
         try:
             return await action(container)
         finally:
             await container.engine().dispose()
 
     try:
-        user = asyncio.run(run())
+        return asyncio.run(run())
     except DomainError as exc:
         print(f"decode-userapi: {exc.message}", file=sys.stderr)
         raise SystemExit(1) from None
-    print(f"{user.email}: groups {', '.join(user.groups) or '(none)'}")
+
+
+def _describe(user: User) -> str:
+    return f"{user.email}: groups {', '.join(user.groups) or '(none)'}"
+
+
+def _new_password(email: str, given: str | None) -> str:
+    return given or getpass.getpass(f"Password for {email}: ")
 
 
 def add_user(args: argparse.Namespace) -> None:
-    password = args.password or getpass.getpass(f"Password for {args.email}: ")
-    _run_on_accounts(lambda c: c.register_user()(args.email, password, args.group or []))
+    password = _new_password(args.email, args.password)
+    print(
+        _describe(_on_accounts(lambda c: c.register_user()(args.email, password, args.group or [])))
+    )
 
 
 def change_groups(args: argparse.Namespace) -> None:
-    _run_on_accounts(
-        lambda c: c.change_groups()(args.email, add=args.add or [], remove=args.remove or [])
+    print(
+        _describe(
+            _on_accounts(
+                lambda c: c.change_groups()(
+                    args.email, add=args.add or [], remove=args.remove or []
+                )
+            )
+        )
     )
+
+
+def list_users(_: argparse.Namespace) -> None:
+    for user in _on_accounts(lambda c: c.list_users()()):
+        print(_describe(user))
+
+
+def delete_user(args: argparse.Namespace) -> None:
+    _on_accounts(lambda c: c.delete_user()(args.email))
+    print(f"{args.email}: deleted")
+
+
+def set_password(args: argparse.Namespace) -> None:
+    password = _new_password(args.email, args.password)
+    _on_accounts(lambda c: c.set_password()(args.email, password))
+    print(f"{args.email}: password changed")
 
 
 def _add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -148,6 +182,15 @@ def _add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     groups.add_argument("--add", action="append", help="a group to add; repeat for several")
     groups.add_argument("--remove", action="append", help="a group to remove; repeat for several")
     groups.set_defaults(run=change_groups)
+    listing = user_commands.add_parser("list", help="every account with its groups")
+    listing.set_defaults(run=list_users)
+    delete = user_commands.add_parser("delete", help="remove an account")
+    delete.add_argument("email")
+    delete.set_defaults(run=delete_user)
+    passwd = user_commands.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("email")
+    passwd.add_argument("--password", help="the new password (asked for when not given)")
+    passwd.set_defaults(run=set_password)
 
 
 def main(argv: list[str] | None = None) -> None:

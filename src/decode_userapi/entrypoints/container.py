@@ -23,7 +23,14 @@ from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.settings import Settings
-from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn
+from decode_userapi.services.accounts import (
+    ChangeGroups,
+    DeleteUser,
+    ListUsers,
+    RegisterUser,
+    SetPassword,
+    SignIn,
+)
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
@@ -73,6 +80,9 @@ class Container(containers.DeclarativeContainer):
     register_user = providers.Factory(RegisterUser, identity_provider)
     sign_in = providers.Factory(SignIn, identity_provider)
     change_groups = providers.Factory(ChangeGroups, identity_provider)
+    list_users = providers.Factory(ListUsers, identity_provider)
+    delete_user = providers.Factory(DeleteUser, identity_provider)
+    set_password = providers.Factory(SetPassword, identity_provider)
 
     file_storage = providers.Selector(
         settings.provided.filesystem,
