@@ -17,11 +17,17 @@ ROOT_ARCHIVE_NAME = "files"
 
 @dataclass(frozen=True)
 class Download:
-    """Bytes to send, `size` of them."""
+    """Bytes to send, `size` of them; nothing is read before `chunks` is iterated."""
 
     filename: str
     size: int
     chunks: AsyncIterator[bytes]
+    part: Callable[[int, int], AsyncIterator[bytes]] | None = None
+    """A file's bytes `[start, end)`, for ranged requests; None for a zip."""
+
+    @property
+    def is_archive(self) -> bool:
+        return self.part is None
 
 
 class DownloadFile:
@@ -42,7 +48,13 @@ class DownloadFile:
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
         if entry.kind is EntryKind.FILE:
-            return Download(path.name, entry.size_bytes, storage.read(space.ref(path)))
+            ref = space.ref(path)
+            return Download(
+                path.name,
+                entry.size_bytes,
+                storage.read(ref),
+                part=lambda start, end: storage.read(ref, start=start, end=end),
+            )
         stored = await storage.list_folder(space.ref(path), recursive=True)
         members = _zip_members(storage, space, path, stored)
         archive = zip_stream(members, modified=datetime.now(UTC))
