@@ -1,5 +1,7 @@
-"""A stand-in for the worker-facing API in docker-compose.yml: accepts the jobs the
-user-facing API enqueues (`POST /_jobs` with `x-api-key`) and logs them; it runs no job.
+"""A stand-in for the worker-facing API (docker-compose.yml, the README's walk-through):
+accepts the jobs the user-facing API enqueues (`POST /_jobs` with `x-api-key`) and logs
+them; it runs no job. With local storage (the two APIs share the data folder) it leaves a
+`stand-in.txt` in the job's output folder, so that there is a result to download.
 Standard library only, so it runs in the plain `python` image.
 
 Usage: python workerfacing_standin.py [PORT]   (INTERNAL_API_KEY_SECRET: the shared key)
@@ -9,6 +11,7 @@ import json
 import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -26,6 +29,10 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         job = json.loads(self.rfile.read(length) or b"null")
         print(json.dumps({"queued": job}), flush=True)
+        output = Path(str(job.get("paths_upload", {}).get("output", "")))
+        if output.is_absolute():  # local storage; S3 URIs are left alone
+            output.mkdir(parents=True, exist_ok=True)
+            (output / "stand-in.txt").write_text(f"Job {job['job']['meta']['job_id']} queued.\n")
         self._answer(200, {"queued": True})
 
     def _answer(self, status: int, body: object) -> None:

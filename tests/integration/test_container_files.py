@@ -111,10 +111,12 @@ def test_the_worker_facing_stand_in_accepts_jobs(tmp_path: Path) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
-        job = {"job": {"meta": {"job_id": 1}}}
+        output = tmp_path / "user" / "output" / "run-1"
+        job = {"job": {"meta": {"job_id": 1}}, "paths_upload": {"output": str(output)}}
         assert httpx.post(f"{url}/_jobs", json=job).status_code == 401
         assert httpx.post(f"{url}/_jobs", json=job, headers={"x-api-key": "k"}).status_code == 200
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=10)
-    assert b'"job_id": 1' in output
+        printed, _ = process.communicate(timeout=10)
+    assert b'"job_id": 1' in printed
+    assert (output / "stand-in.txt").read_text() == "Job 1 queued.\n"
