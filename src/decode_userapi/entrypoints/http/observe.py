@@ -3,9 +3,9 @@ line per request, and the request metrics. Kept to a few dictionary look-ups and
 call per request."""
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any, cast
 
 from litestar import MediaType, Request, Response, get
@@ -34,7 +34,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER and _GOOD_ID.fullmatch(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def observe(app: ASGIApp) -> ASGIApp:
