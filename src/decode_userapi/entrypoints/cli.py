@@ -2,9 +2,11 @@
 
 import argparse
 import asyncio
+import atexit
 import getpass
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -68,11 +70,13 @@ def serve(args: argparse.Namespace) -> None:
         extra={**settings_summary(settings), "log_level": settings.log_level},
     )
     _migrate(settings)
-    if workers > 1:  # uvicorn starts each worker from an import string
-        os.environ.setdefault(MULTIPROCESS_DIR, tempfile.mkdtemp(prefix="decode-metrics-"))
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
+        samples = tempfile.mkdtemp(prefix="decode-metrics-")  # the workers' metric files
+        atexit.register(shutil.rmtree, samples, ignore_errors=True)
+        os.environ[MULTIPROCESS_DIR] = samples
     _serve_metrics_port(settings)
     uvicorn.run(
-        "decode_userapi.entrypoints.cli:app_from_environment"
+        "decode_userapi.entrypoints.cli:app_from_environment"  # one import per worker
         if workers > 1
         else create_app(build_container(settings), migrate=False),
         factory=workers > 1,
