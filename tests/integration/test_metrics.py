@@ -6,10 +6,12 @@ from pathlib import Path
 
 import httpx
 import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks import live_server
 from benchmarks.live_server import running_server
 from decode_userapi.domain.jobs import JobState
 from decode_userapi.entrypoints.container import build_container
@@ -81,8 +83,12 @@ def _free_port() -> int:
         return port
 
 
-def test_workers_add_up_and_a_separate_port_serves_them(tmp_path: Path) -> None:
-    """`WEB_CONCURRENCY=2`: two uvicorn workers, whose counts the metrics port sums."""
+def test_workers_add_up_and_a_separate_port_serves_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`WEB_CONCURRENCY=2`: two uvicorn workers, whose counts the metrics port sums.
+    Each worker imports the whole app: on a busy machine that takes a while."""
+    monkeypatch.setattr(live_server, "START_TIMEOUT_SECONDS", 120.0)
     metrics_port = _free_port()
     with running_server(tmp_path, WEB_CONCURRENCY="2", METRICS_PORT=str(metrics_port)) as server:
         with httpx.Client() as http:  # new connections, so both workers get some
