@@ -2,19 +2,26 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
 STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint typecheck layers unit integration clean lock
 
-$(STAMP): pyproject.toml requirements.lock
+## The service's own dependencies only (what `make serve` needs).
+$(RUNTIME): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e .
+	touch $(RUNTIME)
+
+## Plus the development tools and test servers (what `make test` needs).
+$(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 ## Start the service on the embedded default (SQLite, local files, local identity), on
 ## loopback only and in development mode (AUTH=1: sign-up grants the groups asked for).
-serve: $(STAMP)
+serve: $(RUNTIME)
 	AUTH=1 $(BIN)/decode-userapi serve --host 127.0.0.1
 
 ## Every check and every test.

@@ -44,10 +44,12 @@ class InMemoryFileStorage:
                 raise AlreadyExists(f"'{ancestor}' is a file.")
             self.folders.add(ancestor)
 
-    async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
+    async def read(
+        self, ref: FileRef, *, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
         if ref not in self.files:
             raise NotFound(f"'{ref}' is not a file.")
-        content = self.files[ref]
+        content = self.files[ref][start:end]
         for start in range(0, len(content), 4):
             yield content[start : start + 4]
 

@@ -1,4 +1,5 @@
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,34 @@ def test_a_bad_setting_stops_with_one_line_naming_it(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "S3_BUCKET" in error
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.startswith("decode-userapi ")
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_an_unreachable_database_is_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:db-secret-1@127.0.0.1:{port}/app")
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+
+    with pytest.raises(SystemExit) as stopped:
+        main([command])
+
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert f"127.0.0.1:{port}" in error
+    assert "db-secret-1" not in error

@@ -106,3 +106,34 @@ def test_refusals_exit_1_with_the_reason(
         main(argv)
     assert exited.value.code == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("back_end", ["cli_settings", "cognito_cli_settings"])
+def test_operator_lists_resets_and_deletes_accounts(
+    back_end: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings: Settings = request.getfixturevalue(back_end)
+    main(["user", "add", "b@example.org", "--password", PASSWORD, "--group", "workers"])
+    main(["user", "add", "a@example.org", "--password", PASSWORD])
+    capsys.readouterr()
+
+    main(["user", "list"])
+    listed = capsys.readouterr()
+    assert listed.out.splitlines() == [
+        "a@example.org: groups users",
+        "b@example.org: groups workers",
+    ]
+    assert "INFO" not in listed.err  # no Alembic lines in user commands
+
+    main(["user", "passwd", "a@example.org", "--password", "Changed-pass-7"])
+    assert groups_in_token(settings, "a@example.org", "Changed-pass-7") == ["users"]
+
+    main(["user", "delete", "b@example.org"])
+    capsys.readouterr()
+    main(["user", "list"])
+    assert capsys.readouterr().out.splitlines() == ["a@example.org: groups users"]
+    for argv in (["user", "delete", "b@example.org"], ["user", "passwd", "b@example.org"]):
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "--password", PASSWORD] if argv[1] == "passwd" else argv)
+        assert exited.value.code == 1
+        assert "b@example.org" in capsys.readouterr().err

@@ -217,9 +217,11 @@ class VanishingStorage(InMemoryFileStorage):
         await self.delete(source)
         await super().rename(source, target)
 
-    async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
+    async def read(
+        self, ref: FileRef, *, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
         await self.delete(ref)
-        async for chunk in super().read(ref):
+        async for chunk in super().read(ref, start=start, end=end):
             yield chunk
 
     async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:

@@ -132,3 +132,20 @@ def test_frontend_url_is_a_list_of_origins() -> None:
 def test_frontend_url_that_is_no_origin_names_the_variable(value: str) -> None:
     with pytest.raises(SettingsError, match="FRONTEND_URL"):
         load(FRONTEND_URL=value)
+
+
+def test_operations_settings() -> None:
+    default = load_settings({}, env_file=None)
+    assert (default.workers, default.log_level, default.log_format) == (1, "INFO", None)
+    assert (default.metrics, default.metrics_port) == (True, None)
+    chosen = load_settings(
+        {"WEB_CONCURRENCY": "3", "LOG_LEVEL": "Debug", "LOG_FORMAT": "json", "METRICS": "0"},
+        env_file=None,
+    )
+    assert (chosen.workers, chosen.log_level, chosen.log_format) == (3, "DEBUG", "json")
+    assert chosen.metrics is False
+    both = load_settings({"WEB_CONCURRENCY": "3", "WORKERS": "2"}, env_file=None)
+    assert both.workers == 2  # WORKERS wins
+    for name, value in [("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("WORKERS", "0")]:
+        with pytest.raises(SettingsError, match=name):
+            load_settings({name: value}, env_file=None)

@@ -2,15 +2,22 @@
 
 import argparse
 import asyncio
+import atexit
 import functools
 import getpass
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
-from typing import Any
+from importlib.metadata import version
+from typing import Any, TypeVar
 
 import uvicorn
 from dotenv import load_dotenv
+from prometheus_client import start_http_server
+from sqlalchemy.exc import DBAPIError
 
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.adapters.secrets.aws import fetch_secret
@@ -19,23 +26,42 @@ from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.connections import ConnectionLimits, GuardedH11Protocol
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.http.app import create_app
+from decode_userapi.entrypoints.logs import configure_logging, secrets_of, settings_summary
+from decode_userapi.entrypoints.metrics import MULTIPROCESS_DIR, exposition_registry
 from decode_userapi.entrypoints.settings import Settings, SettingsError, load_settings
 
+log = logging.getLogger("decode_userapi")
+T = TypeVar("T")
 
-def _settings() -> Settings:
+
+def _settings(*, quiet: bool = False) -> Settings:
     """The settings of the process; `.env` is loaded into the environment first (without
     overriding it), so that what reads the environment itself (boto3's credential
-    chain, `AWS_*`) sees it too."""
+    chain, `AWS_*`) sees it too. Logging is set up from them (`quiet`: warnings only)."""
     load_dotenv(".env", override=False)
     try:
-        return load_settings(env_file=None, fetch_secret=fetch_secret)
+        settings = load_settings(env_file=None, fetch_secret=fetch_secret)
     except SettingsError as exc:
         print(f"decode-userapi: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    level = "WARNING" if quiet else settings.log_level
+    configure_logging(level, settings.log_format, secrets_of(settings))
+    return settings
+
+
+def _migrate(settings: Settings) -> None:
+    """Apply migrations; an unreachable database stops the command with one line."""
+    try:
+        upgrade(settings.database_url)
+    except (OSError, DBAPIError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        database = settings_summary(settings)["database"]
+        print(f"decode-userapi: cannot use the database {database}: {reason}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
 def _start_up_line(settings: Settings, host: str, port: int) -> str:
-    line = f"decode-userapi: serving on http://{host}:{port}"
+    line = f"Serving on http://{host}:{port}"
     if settings.auth is True:
         line += " in development mode (AUTH=1: POST /user grants the groups asked for)"
     return line
@@ -56,21 +82,40 @@ def _connection_options(settings: Settings) -> dict[str, Any]:
 
 def serve(args: argparse.Namespace) -> None:
     settings = _settings()
+    workers = args.workers or settings.workers
     host, port = args.host or settings.host, args.port or settings.port
-    print(_start_up_line(settings, host, port), flush=True)
-    if args.workers > 1:
-        upgrade(settings.database_url)
-        uvicorn.run(
-            "decode_userapi.entrypoints.cli:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=args.workers,
-            **_connection_options(settings),
-        )
-        return
-    app = create_app(build_container(settings))
-    uvicorn.run(app, host=host, port=port, **_connection_options(settings))
+    log.info(
+        "%s with %s worker(s)",
+        _start_up_line(settings, host, port),
+        workers,
+        extra={**settings_summary(settings), "log_level": settings.log_level},
+    )
+    _migrate(settings)
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
+        samples = tempfile.mkdtemp(prefix="decode-metrics-")  # the workers' metric files
+        atexit.register(shutil.rmtree, samples, ignore_errors=True)
+        os.environ[MULTIPROCESS_DIR] = samples
+    _serve_metrics_port(settings)
+    uvicorn.run(
+        "decode_userapi.entrypoints.cli:app_from_environment"  # one import per worker
+        if workers > 1
+        else create_app(build_container(settings), migrate=False),
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,  # uvicorn's lines go through our pipeline (entrypoints/logs.py)
+        access_log=False,  # the access line is ours: it has the duration and the user
+        **_connection_options(settings),
+    )
+
+
+def _serve_metrics_port(settings: Settings) -> None:
+    """`METRICS_PORT`: a separate listener (a thread of this process) for the metrics."""
+    if settings.metrics and settings.metrics_port is not None:
+        registry = exposition_registry(settings.database_url)
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+        log.info("Metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
 
 
 def app_from_environment() -> object:
@@ -79,39 +124,71 @@ def app_from_environment() -> object:
 
 
 def migrate(_: argparse.Namespace) -> None:
-    upgrade(_settings().database_url)
+    _migrate(_settings())
     print("decode-userapi: database is up to date")
 
 
-def _run_on_accounts(action: Callable[[Container], Awaitable[User]]) -> None:
-    """Migrate, run `action` with a container, print the account it returns."""
-    settings = _settings()
-    upgrade(settings.database_url)
+def _on_accounts(action: Callable[[Container], Awaitable[T]]) -> T:
+    """Migrate (quietly), run `action` with a container, return what it returns; a
+    domain error is one line on standard error and exit code 1."""
+    settings = _settings(quiet=True)
+    _migrate(settings)
     container = build_container(settings)
 
-    async def run() -> User:
+    async def run() -> T:
         try:
             return await action(container)
         finally:
             await container.engine().dispose()
 
     try:
-        user = asyncio.run(run())
+        return asyncio.run(run())
     except DomainError as exc:
         print(f"decode-userapi: {exc.message}", file=sys.stderr)
         raise SystemExit(1) from None
-    print(f"{user.email}: groups {', '.join(user.groups) or '(none)'}")
+
+
+def _describe(user: User) -> str:
+    return f"{user.email}: groups {', '.join(user.groups) or '(none)'}"
+
+
+def _new_password(email: str, given: str | None) -> str:
+    return given or getpass.getpass(f"Password for {email}: ")
 
 
 def add_user(args: argparse.Namespace) -> None:
-    password = args.password or getpass.getpass(f"Password for {args.email}: ")
-    _run_on_accounts(lambda c: c.register_user()(args.email, password, args.group or []))
+    password = _new_password(args.email, args.password)
+    print(
+        _describe(_on_accounts(lambda c: c.register_user()(args.email, password, args.group or [])))
+    )
 
 
 def change_groups(args: argparse.Namespace) -> None:
-    _run_on_accounts(
-        lambda c: c.change_groups()(args.email, add=args.add or [], remove=args.remove or [])
+    print(
+        _describe(
+            _on_accounts(
+                lambda c: c.change_groups()(
+                    args.email, add=args.add or [], remove=args.remove or []
+                )
+            )
+        )
     )
+
+
+def list_users(_: argparse.Namespace) -> None:
+    for user in _on_accounts(lambda c: c.list_users()()):
+        print(_describe(user))
+
+
+def delete_user(args: argparse.Namespace) -> None:
+    _on_accounts(lambda c: c.delete_user()(args.email))
+    print(f"{args.email}: deleted")
+
+
+def set_password(args: argparse.Namespace) -> None:
+    password = _new_password(args.email, args.password)
+    _on_accounts(lambda c: c.set_password()(args.email, password))
+    print(f"{args.email}: password changed")
 
 
 def _add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -131,16 +208,29 @@ def _add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     groups.add_argument("--add", action="append", help="a group to add; repeat for several")
     groups.add_argument("--remove", action="append", help="a group to remove; repeat for several")
     groups.set_defaults(run=change_groups)
+    listing = user_commands.add_parser("list", help="every account with its groups")
+    listing.set_defaults(run=list_users)
+    delete = user_commands.add_parser("delete", help="remove an account")
+    delete.add_argument("email")
+    delete.set_defaults(run=delete_user)
+    passwd = user_commands.add_parser("passwd", help="set an account's password")
+    passwd.add_argument("email")
+    passwd.add_argument("--password", help="the new password (asked for when not given)")
+    passwd.set_defaults(run=set_password)
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(prog="decode-userapi", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('decode-userapi')}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the HTTP API (reads .env)")
     serve_parser.add_argument("--host", help="interface to bind (default HOST or 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port (default PORT or 8000)")
-    serve_parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve_parser.add_argument(
+        "--workers", type=int, help="worker processes (default WORKERS, WEB_CONCURRENCY or 1)"
+    )
     serve_parser.set_defaults(run=serve)
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.set_defaults(run=migrate)

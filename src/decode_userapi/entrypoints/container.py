@@ -25,7 +25,15 @@ from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.settings import Settings
-from decode_userapi.services.accounts import ChangeGroups, RegisterUser, SignIn, SignUp
+from decode_userapi.services.accounts import (
+    ChangeGroups,
+    DeleteUser,
+    ListUsers,
+    RegisterUser,
+    SetPassword,
+    SignIn,
+    SignUp,
+)
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
@@ -94,6 +102,9 @@ class Container(containers.DeclarativeContainer):
         max_failures_per_address=settings.provided.sign_in_max_failures_per_address,
     )
     change_groups = providers.Factory(ChangeGroups, identity_provider)
+    list_users = providers.Factory(ListUsers, identity_provider)
+    delete_user = providers.Factory(DeleteUser, identity_provider)
+    set_password = providers.Factory(SetPassword, identity_provider)
 
     file_storage = providers.Selector(
         settings.provided.filesystem,

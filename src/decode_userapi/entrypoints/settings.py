@@ -52,6 +52,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     frontend_urls: tuple[str, ...] = (DEV_FRONTEND_ORIGIN,)
     """`FRONTEND_URL`: the browser origins CORS allows, with credentials. Unset: the
     frontend's development server on the embedded default, none with Cognito."""
+    workers: int = 1
+    """`WORKERS` or `WEB_CONCURRENCY`: server processes (`serve --workers` overrides)."""
+    # Operations
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] | None = None
+    """`LOG_FORMAT`: None (unset) means text on a terminal, JSON otherwise."""
+    metrics: bool = True
+    """`METRICS=0` turns `/metrics` off."""
+    metrics_port: int | None = None
+    """`METRICS_PORT`: serve metrics on this port instead of the API's `/metrics`."""
     # Data
     filesystem: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
@@ -277,7 +287,11 @@ def host_names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name.strip().lower().strip("[]") for name in raw.split(",") if name.strip())
 
 
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 def _parse(env: _Reader) -> Settings:
+    log_format = env.choice("LOG_FORMAT", ("console", "json"), None)
     filesystem = env.choice("FILESYSTEM", ("local", "s3"), "local")
     s3_bucket = env.text("S3_BUCKET")
     if filesystem == "s3" and s3_bucket is None:
@@ -316,6 +330,13 @@ def _parse(env: _Reader) -> Settings:
         public_url=public_url(env.text("PUBLIC_URL")),
         allowed_hosts=host_names(env.text("ALLOWED_HOSTS"), defaults.allowed_hosts),
         frontend_urls=frontend_origins(env.text("FRONTEND_URL"), cognito=pool_id is not None),
+        workers=env.integer(
+            "WORKERS", env.integer("WEB_CONCURRENCY", defaults.workers, minimum=1), minimum=1
+        ),
+        log_level=(env.choice("LOG_LEVEL", _LOG_LEVELS, None) or "info").upper(),
+        log_format="json" if log_format == "json" else "console" if log_format else None,
+        metrics=env.flag("METRICS") is not False,
+        metrics_port=env.integer("METRICS_PORT", 0, minimum=1) or None,
         filesystem="s3" if filesystem == "s3" else "local",
         s3_bucket=s3_bucket,
         s3_region=env.text("S3_REGION"),

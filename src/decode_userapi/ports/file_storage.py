@@ -44,8 +44,9 @@ class FileStorage(Protocol):
         """
         ...
 
-    def read(self, ref: FileRef) -> AsyncIterator[bytes]:
-        """Stream the file's bytes in chunks; raises `NotFound` on first iteration."""
+    def read(self, ref: FileRef, *, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Stream the file's bytes `[start, end)` (`end` None: to the end) in chunks;
+        raises `NotFound` on first iteration. The caller keeps the range inside the file."""
         ...
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:

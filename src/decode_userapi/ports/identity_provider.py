@@ -54,3 +54,17 @@ class IdentityProvider(Protocol):
         """The JSON Web Key Set that verifies this provider's tokens when the service
         publishes it itself; None when the back-end publishes its keys elsewhere."""
         ...
+
+    async def list_users(self) -> list[User]:
+        """Every account (an operator's view), in no particular order."""
+        ...
+
+    async def delete_user(self, email: str) -> None:
+        """Remove the account; its tokens stay valid until they expire. `NotFound` for
+        an unknown user."""
+        ...
+
+    async def set_password(self, email: str, password: str) -> None:
+        """Replace the password (an operator's action). `NotFound` for an unknown user;
+        `InvalidInput` (naming the rule) when it does not meet the policy."""
+        ...

@@ -98,3 +98,33 @@ class ChangeGroups:
         return await self._identity.change_groups(
             parse_email(email), add=parse_groups(add), remove=parse_groups(remove)
         )
+
+
+class ListUsers:
+    """Every account, sorted by email (an operator's view)."""
+
+    def __init__(self, identity: IdentityProvider) -> None:
+        self._identity = identity
+
+    async def __call__(self) -> list[User]:
+        return sorted(await self._identity.list_users(), key=lambda user: user.email or "")
+
+
+class DeleteUser:
+    """Remove an account (its files and jobs stay until deleted through the API)."""
+
+    def __init__(self, identity: IdentityProvider) -> None:
+        self._identity = identity
+
+    async def __call__(self, email: str) -> None:
+        await self._identity.delete_user(parse_email(email))
+
+
+class SetPassword:
+    """Replace an account's password."""
+
+    def __init__(self, identity: IdentityProvider) -> None:
+        self._identity = identity
+
+    async def __call__(self, email: str, password: str) -> None:
+        await self._identity.set_password(parse_email(email), password)

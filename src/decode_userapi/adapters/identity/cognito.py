@@ -148,6 +148,39 @@ class CognitoIdentityProvider:
             }
         }
 
+    async def list_users(self) -> list[User]:
+        def list_all() -> list[User]:
+            users = []
+            for page in self._cognito.get_paginator("list_users").paginate(UserPoolId=self._pool):
+                for found in page["Users"]:
+                    attributes = {a["Name"]: a["Value"] for a in found.get("Attributes", [])}
+                    listed = self._cognito.admin_list_groups_for_user(
+                        UserPoolId=self._pool, Username=found["Username"]
+                    )
+                    groups = tuple(sorted(group["GroupName"] for group in listed["Groups"]))
+                    users.append(User(found["Username"], attributes.get("email"), groups))
+            return users
+
+        return await self._call(list_all)
+
+    async def delete_user(self, email: str) -> None:
+        try:
+            await self._call(
+                lambda: self._cognito.admin_delete_user(UserPoolId=self._pool, Username=email)
+            )
+        except NotFound:
+            raise NotFound(f"No user has the email {email}.") from None
+
+    async def set_password(self, email: str, password: str) -> None:
+        try:
+            await self._call(
+                lambda: self._cognito.admin_set_user_password(
+                    UserPoolId=self._pool, Username=email, Password=password, Permanent=True
+                )
+            )
+        except NotFound:
+            raise NotFound(f"No user has the email {email}.") from None
+
     async def _call(self, call: Callable[[], T]) -> T:
         try:
             return await anyio.to_thread.run_sync(call)

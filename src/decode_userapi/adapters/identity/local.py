@@ -86,6 +86,19 @@ class LocalIdentityProvider:
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         return self._key.jwks
 
+    async def list_users(self) -> list[User]:
+        return [_user(account) for account in await self._accounts.all()]
+
+    async def delete_user(self, email: str) -> None:
+        await self._accounts.delete(email)
+
+    async def set_password(self, email: str, password: str) -> None:
+        check_password_policy(password)
+        if await self._accounts.find(email) is None:
+            raise NotFound(f"No user has the email {email}.")
+        password_hash = await self._hashing.run(hash_password, password)
+        await self._accounts.set_password_hash(email, password_hash)
+
     def _sign(self, account: Account) -> str:
         now = int(time.time())
         claims = {

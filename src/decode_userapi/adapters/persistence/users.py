@@ -85,3 +85,26 @@ class SqlaAccounts:
             kept = [group for group in row.groups if group not in remove]
             row.groups = [*kept, *(group for group in add if group not in kept)]
             return _account(row)
+
+    async def all(self) -> list[Account]:
+        async with self._sessions() as session:
+            rows = await session.scalars(select(UserRow).order_by(UserRow.email))
+            return [_account(row) for row in rows]
+
+    async def delete(self, email: str) -> None:
+        """`NotFound` for an unknown email."""
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(select(UserRow).where(UserRow.email == email))
+            if row is None:
+                raise NotFound(f"No user has the email {email}.")
+            await session.delete(row)
+
+    async def set_password_hash(self, email: str, password_hash: str) -> None:
+        """`NotFound` for an unknown email."""
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(
+                select(UserRow).where(UserRow.email == email).with_for_update()
+            )
+            if row is None:
+                raise NotFound(f"No user has the email {email}.")
+            row.password_hash = password_hash

@@ -16,7 +16,7 @@ target, from any number of replicas, exactly one wins and the others leave their
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 import boto3
@@ -30,6 +30,9 @@ from decode_userapi.adapters.storage.streams import SizeLimited
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import HttpRequestSpec
+
+if TYPE_CHECKING:
+    from obstore import GetOptions
 
 PART_SIZE = 5 * 1024 * 1024
 """Multipart part size, and the smallest chunk a read yields."""
@@ -182,11 +185,18 @@ class S3FileStorage:
 
         await self._sync(put_markers)
 
-    async def read(self, ref: FileRef) -> AsyncIterator[bytes]:
+    async def read(
+        self, ref: FileRef, *, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
         if ref.is_root:
             raise NotFound("The root is a folder, not a file.")
+        ranged: GetOptions = {}
+        if end is not None:
+            ranged["range"] = (start, end)
+        elif start:
+            ranged["range"] = {"offset": start}
         try:
-            result = await obstore.get_async(self._store, str(ref))
+            result = await obstore.get_async(self._store, str(ref), options=ranged)
         except FileNotFoundError:
             raise NotFound(f"File '{ref}' does not exist.") from None
         async for chunk in result.stream(min_chunk_size=PART_SIZE):

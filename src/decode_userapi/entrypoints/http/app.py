@@ -6,18 +6,21 @@ from typing import Any
 import anyio
 from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.auth import user_dependency
-from decode_userapi.entrypoints.http.docs import openapi_config, swagger_assets
+from decode_userapi.entrypoints.http.docs import openapi_config, openapi_document, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
 from decode_userapi.entrypoints.http.json_body import require_json_body
 from decode_userapi.entrypoints.http.json_request import JsonSafeRequest
+from decode_userapi.entrypoints.http.observe import metrics_endpoint, observe
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
+from decode_userapi.entrypoints.metrics import exposition_registry
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +30,8 @@ and sets its own limit (`MAX_UPLOAD_BYTES`)."""
 
 
 @get("/openapi.json", include_in_schema=False, sync_to_thread=False)
-def openapi_document(request: Request[Any, Any, Any]) -> dict[str, object]:
-    return request.app.openapi_schema.to_schema()
+def openapi_json(request: Request[Any, Any, Any]) -> dict[str, object]:
+    return openapi_document(request.app)
 
 
 def create_app(container: Container, *, migrate: bool = True) -> Litestar:
@@ -54,9 +57,11 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         jobs.router(container),
         internal.router(container),
         files.router(container),
-        openapi_document,
+        openapi_json,
         swagger_assets(),
     ]
+    if settings.metrics and settings.metrics_port is None:
+        handlers.append(metrics_endpoint)
     cors = (
         CORSConfig(
             allow_origins=list(settings.frontend_urls),
@@ -81,4 +86,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         on_shutdown=[close_resources],
         request_max_body_size=MAX_REQUEST_BODY_BYTES,
         request_class=JsonSafeRequest,
+        middleware=[observe],
+        logging_config=None,  # logs go through the root logger (entrypoints/logs.py)
+        state=State({"metrics_registry": exposition_registry(settings.database_url)}),
     )

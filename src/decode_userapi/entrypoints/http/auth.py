@@ -9,6 +9,7 @@ from litestar.di import Provide
 from decode_userapi.domain.errors import NotAuthenticated, NotAuthorized
 from decode_userapi.domain.users import USERS_GROUP, User
 from decode_userapi.entrypoints.http.origins import Origins
+from decode_userapi.entrypoints.logs import note_user
 from decode_userapi.ports.identity_provider import IdentityProvider
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -51,6 +52,7 @@ def user_dependency(identity: Callable[[], IdentityProvider], origins: Origins) 
     async def current_user(request: Request[Any, Any, Any]) -> User:
         user = await identity().verify(bearer_token(request))
         check_cookie_origin(request, origins)
+        note_user(user.id)
         if not user.is_confirmed:
             raise NotAuthorized(
                 f"Your account is not confirmed yet: it must be in the group '{USERS_GROUP}'."

@@ -18,11 +18,17 @@ ROOT_ARCHIVE_NAME = "files"
 
 @dataclass(frozen=True)
 class Download:
-    """Bytes to send, `size` of them."""
+    """Bytes to send, `size` of them; nothing is read before `chunks` is iterated."""
 
     filename: str
     size: int
     chunks: AsyncIterator[bytes]
+    part: Callable[[int, int], AsyncIterator[bytes]] | None = None
+    """A file's bytes `[start, end)`, for ranged requests; None for a zip."""
+
+    @property
+    def is_archive(self) -> bool:
+        return self.part is None
 
 
 class DownloadFile:
@@ -45,8 +51,14 @@ class DownloadFile:
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
         if entry.kind is EntryKind.FILE:
-            chunks = await _started(storage.read(space.ref(path)), path)
-            return Download(path.name, entry.size_bytes, chunks)
+            ref = space.ref(path)
+            chunks = await _started(storage.read(ref), path)
+            return Download(
+                path.name,
+                entry.size_bytes,
+                chunks,
+                part=lambda start, end: storage.read(ref, start=start, end=end),
+            )
         try:
             stored = await storage.list_folder(space.ref(path), recursive=True)
         except NotFound:

@@ -18,6 +18,7 @@ from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
+from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.ports.identity_provider import IdentityProvider
 from decode_userapi.services.accounts import SignIn, SignUp
 
@@ -98,6 +99,7 @@ async def jwks(identity_provider: NamedDependency[IdentityProvider]) -> dict[str
     description="Email and groups of the caller, from the ID token. 403 while the account "
     "is not in the group `users`.",
     tags=["auth"],
+    security=BEARER,
 )
 async def describe_user(user: NamedDependency[User]) -> UserInfo:
     return _user_info(user)

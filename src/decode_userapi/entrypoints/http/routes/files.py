@@ -9,26 +9,44 @@ slash marks a folder path without suffix (`GET /files/data/url/` lists folder `d
 import base64
 import binascii
 import re
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote
 
 import msgspec
-from litestar import MediaType, Request, Response, Router, delete, get, post, put
+from litestar import MediaType, Request, Response, Router, delete, get, head, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_204_NO_CONTENT,
+    HTTP_206_PARTIAL_CONTENT,
+    HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+)
 
-from decode_userapi.domain.errors import InvalidInput
+from decode_userapi.domain.errors import InvalidInput, NotAllowed
 from decode_userapi.domain.files import FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
+from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.query_flags import flag_parameter, read_flag
+from decode_userapi.entrypoints.http.ranges import Unsatisfiable, byte_range
 from decode_userapi.entrypoints.http.schemas import (
     ErrorBody,
     FileHTTPRequest,
@@ -118,12 +136,40 @@ async def _listing(entries: list[FileEntry], headers: dict[str, str]) -> Respons
     return Response(body, media_type=MediaType.JSON, headers=headers)
 
 
-def _stream(download: Download) -> Stream:
+class _Answer(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    chunks: AsyncIterator[bytes]
+
+
+def _answer(download: Download, range_header: str | None) -> _Answer:
+    """Status, headers and bytes of a download: the whole file or zip (200), or one
+    range of a file (206; 416 when it starts past the end)."""
     headers = {
         "Content-Disposition": content_disposition(download.filename),
-        "Content-Length": str(download.size),
+        "Content-Type": "application/zip" if download.is_archive else "application/octet-stream",
+        "Accept-Ranges": "none" if download.part is None else "bytes",
     }
-    return Stream(download.chunks, media_type="application/octet-stream", headers=headers)
+    span = byte_range(range_header, download.size) if download.part is not None else None
+    if download.part is None or span is None:
+        headers["Content-Length"] = str(download.size)
+        return _Answer(HTTP_200_OK, headers, download.chunks)
+    start, end = span
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{download.size}"
+    headers["Content-Length"] = str(end - start)
+    return _Answer(HTTP_206_PARTIAL_CONTENT, headers, download.part(start, end))
+
+
+def _send(download: Download, range_header: str | None) -> Response[Any]:
+    try:
+        answer = _answer(download, range_header)
+    except Unsatisfiable:
+        return Response(
+            {"detail": f"The range is outside the file ({download.size} bytes)."},
+            status_code=HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+            headers={"Content-Range": f"bytes */{download.size}"},
+        )
+    return Stream(answer.chunks, status_code=answer.status, headers=answer.headers)
 
 
 @get(
@@ -134,11 +180,13 @@ def _stream(download: Download) -> Stream:
     responses={
         200: _body(
             list[FileInfo] | FileHTTPRequest | bytes,
-            "The listing; the file's bytes (`application/octet-stream`, a folder as a zip);"
-            " or the download request (`…/url`).",
+            "The listing; the file's bytes (`application/octet-stream`; a folder as a zip,"
+            " `application/zip`); or the download request (`…/url`).",
         ),
+        206: _body(bytes, "One range of a file (`Range: bytes=start-end`, `Content-Range`)."),
         400: _error("The path is not a valid path."),
         404: _error("Nothing there, or (listing) not a folder."),
+        416: _error("The requested range starts past the end of the file."),
     },
     response_headers=[
         ResponseHeader(
@@ -183,7 +231,7 @@ async def read(
     target, suffix = _split(request, path, (DOWNLOAD, URL))
     ref = FileRef.parse(target)
     if suffix == DOWNLOAD:
-        return _stream(await download_file(user, ref))
+        return _send(await download_file(user, ref), request.headers.get("range"))
     if suffix == URL:
         spec = await get_download_url(user, ref, _own_url(origins, request, ref, DOWNLOAD))
         return Response(FileHTTPRequest.of(spec))
@@ -204,8 +252,57 @@ async def read(
     return await _listing(page.entries, more)
 
 
+@dataclass
+class _WriteOperation(Operation):
+    """The upload's multipart body, which the handler parses itself (streaming)."""
+
+    def __post_init__(self) -> None:
+        file = Schema(
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.BINARY,
+            description="The file; its name is kept.",
+        )
+        form = Schema(type=OpenAPIType.OBJECT, properties={"file": file}, required=["file"])
+        self.request_body = RequestBody(
+            content={"multipart/form-data": OpenAPIMediaType(schema=form)},
+            description="Only for `…/upload`: the file in the multipart field `file`.",
+        )
+
+
+@head(
+    PATHS,
+    summary="Size and type of a download (`…/download`) without its bytes",
+    tags=["files"],
+    responses={
+        206: _body(None, "Headers of the requested range (`Range: bytes=…`)."),
+        404: _error("Nothing there."),
+        405: _error("HEAD is only for `…/download`."),
+        416: _error("The range is outside the file."),
+    },
+)
+async def peek(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[User],
+    download_file: NamedDependency[DownloadFile],
+    path: FromPath[str] = "",
+) -> Response[None]:
+    """The headers `GET …/download` answers (`Content-Length`, `Content-Type`,
+    `Accept-Ranges`, `Content-Range`), with no body."""
+    target, suffix = _split(request, path, (DOWNLOAD,))
+    if suffix != DOWNLOAD:
+        raise NotAllowed("HEAD is only for '…/download'.")
+    try:
+        answer = _answer(
+            await download_file(user, FileRef.parse(target)), request.headers.get("range")
+        )
+    except Unsatisfiable:
+        return Response(None, status_code=HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE)
+    return Response(None, status_code=answer.status, headers=answer.headers)
+
+
 @post(
     PATHS,
+    operation_class=_WriteOperation,
     summary="Upload into a folder (`…/upload`, multipart field `file`), get an upload URL"
     " (`…/url`), or create a folder (trailing `/`)",
     tags=["files"],
@@ -285,7 +382,8 @@ async def remove(
 def router(container: Container) -> Router:
     return Router(
         path="/files",
-        route_handlers=[read, write, rename, remove],
+        security=BEARER,
+        route_handlers=[read, peek, write, rename, remove],
         dependencies={
             "list_files": provide(container.list_files),
             "download_file": provide(container.download_file),

@@ -16,6 +16,7 @@ from litestar.types import Guard
 from decode_userapi.domain.errors import NotAuthenticated
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
+from decode_userapi.entrypoints.http.docs import API_KEY
 from decode_userapi.entrypoints.http.schemas_jobs import StatusUpdateIn
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.status import UpdateJobStatus
@@ -72,6 +73,7 @@ def router(container: Container) -> Router:
     return Router(
         path="/",
         tags=["internal"],
+        security=API_KEY,
         route_handlers=[update_job_status],
         guards=[api_key_guard(lambda: container.settings().internal_api_key)],
         dependencies={

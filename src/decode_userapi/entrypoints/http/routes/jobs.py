@@ -11,6 +11,7 @@ from decode_userapi.domain.jobs import JobState
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
+from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut
 from decode_userapi.services.jobs.applications import ListApplications
 from decode_userapi.services.jobs.delete import DeleteJob
@@ -87,6 +88,7 @@ def router(container: Container) -> Router:
     return Router(
         path="/jobs",
         tags=["jobs"],
+        security=BEARER,
         route_handlers=[list_applications, list_jobs, get_job, submit_job, delete_job],
         dependencies={
             "list_applications": provide(container.list_applications),
