@@ -98,9 +98,9 @@ class Transfers:
             f"{self.server.url}/files/{FOLDER}/upload",
         )
 
-    def download(self, url_path: str, target: Path) -> None:
+    def download(self, url_path: str, target: Path, at_least: int) -> None:
         _curl("-o", str(target), "-H", self.auth, f"{self.server.url}/files/{url_path}")
-        if target.stat().st_size < self.source.stat().st_size:
+        if target.stat().st_size < at_least:
             raise RuntimeError(f"{url_path}: {target.stat().st_size} bytes only")
 
     def delete(self) -> None:
@@ -137,7 +137,7 @@ def main() -> None:
             f"file=@{warm}",
             f"{server.url}/files/{FOLDER}/upload",
         )
-        transfers.download(f"{FOLDER}/warm.bin/download", copy)
+        transfers.download(f"{FOLDER}/warm.bin/download", copy, MIB)
         transfers.delete()
         transfers.idle_rss = server.process.memory_info().rss
         kinds = ("cp", "upload", "download", "zip download")
@@ -148,8 +148,8 @@ def main() -> None:
             copy.unlink()
             steps: dict[str, Callable[[], None]] = {
                 "upload": transfers.upload,
-                "download": lambda: transfers.download(f"{FOLDER}/source.bin/download", copy),
-                "zip download": lambda: transfers.download(f"{FOLDER}/download", copy),
+                "download": lambda: transfers.download(f"{FOLDER}/source.bin/download", copy, size),
+                "zip download": lambda: transfers.download(f"{FOLDER}/download", copy, size),
             }
             for kind, step in steps.items():
                 seconds = transfers.timed(step, samples[kind])
