@@ -120,9 +120,10 @@ async def seed(server: Server) -> list[int]:
             if response.status_code != 201:
                 raise RuntimeError(f"upload: {response.status_code} {response.text}")
 
-        # The registry loads on first use; concurrent first requests would see it empty.
-        await client.get("/jobs/applications")
-        await _in_parallel([partial(start_job, i) for i in range(JOBS)])
+        # One at a time: each server process loads the registry on first use, and
+        # requests that arrive during that first load see it empty.
+        for index in range(JOBS):
+            await start_job(index)
         await _in_parallel(
             [partial(upload, f, i) for f in range(FOLDERS) for i in range(FILES_PER_FOLDER)]
         )
