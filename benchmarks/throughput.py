@@ -43,6 +43,8 @@ JOBS = 120
 FOLDERS, FILES_PER_FOLDER = 20, 99
 """The listed tree: 20 folders of 99 files each, 2,000 entries."""
 SEED_CONCURRENCY = 8
+BARE = "GET / (bare route)"
+LISTING = "GET /files/?recursive=true"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--stack", choices=("embedded", "production"), default="embedded")
     parser.add_argument(
+        "--only",
+        action="append",
+        help="measure only the routes whose name holds this text (repeatable; the bare"
+        " route is always measured)",
+    )
+    parser.add_argument(
         "--client", choices=("auto", "wrk", "python"), default="auto", help="load generator"
     )
     args = parser.parse_args()
@@ -99,8 +107,9 @@ async def _in_parallel(calls: list[Callable[[], Awaitable[None]]]) -> None:
     await asyncio.gather(*(drain() for _ in range(SEED_CONCURRENCY)))
 
 
-async def seed(server: Server) -> list[int]:
-    """`JOBS` jobs and the listed tree, through the API; answers the job ids."""
+async def seed(server: Server, *, files: bool) -> list[int]:
+    """`JOBS` jobs and (with `files`) the listed tree, through the API; answers the job
+    ids."""
     ids: list[int] = []
     async with httpx.AsyncClient(
         base_url=server.url, headers=server.headers, timeout=60.0
@@ -124,9 +133,10 @@ async def seed(server: Server) -> list[int]:
         # requests that arrive during that first load see it empty.
         for index in range(JOBS):
             await start_job(index)
-        await _in_parallel(
-            [partial(upload, f, i) for f in range(FOLDERS) for i in range(FILES_PER_FOLDER)]
-        )
+        if files:
+            await _in_parallel(
+                [partial(upload, f, i) for f in range(FOLDERS) for i in range(FILES_PER_FOLDER)]
+            )
     return sorted(ids)
 
 
@@ -138,12 +148,16 @@ def routes(server: Server, ids: list[int]) -> list[Route]:
     )
     internal = {"x-api-key": API_KEY, "content-type": "application/json"}
     return [
-        Route("GET / (bare route)", "GET", "/", {}),
+        Route(BARE, "GET", "/", {}),
         Route("GET /jobs/{id}", "GET", f"/jobs/{ids[0]}", auth),
         Route("GET /jobs?limit=100", "GET", "/jobs?limit=100", auth),
         Route("PUT /_job_status", "PUT", "/_job_status", internal, status_bodies),
-        Route("GET /files/?recursive=true", "GET", "/files/?recursive=true", auth),
+        Route(LISTING, "GET", "/files/?recursive=true", auth),
     ]
+
+
+def _wanted(name: str, only: list[str] | None) -> bool:
+    return name == BARE or not only or any(part in name for part in only)
 
 
 def check(server: Server, route: Route) -> str:
@@ -340,12 +354,9 @@ def main() -> None:
             running_server(folder, serve_args=("--workers", str(args.workers)), **env)
         )
         started = time.monotonic()
-        ids = asyncio.run(seed(server))
-        print(
-            f"seeded {len(ids)} jobs and {FOLDERS * (FILES_PER_FOLDER + 1)} entries "
-            f"in {time.monotonic() - started:.0f} s"
-        )
-        table = routes(server, ids)
+        ids = asyncio.run(seed(server, files=_wanted(LISTING, args.only)))
+        print(f"seeded in {time.monotonic() - started:.0f} s")
+        table = [route for route in routes(server, ids) if _wanted(route.name, args.only)]
         notes = {route.name: check(server, route) for route in table}
         for route in table:  # warm-up
             load(server.url, route, args.connections, 1.0)
