@@ -1,8 +1,12 @@
 import os
+import statistics
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from benchmarks.live_server import running_server
 from decode_userapi.entrypoints.cli import main
 
 
@@ -37,3 +41,21 @@ def test_a_bad_setting_stops_with_one_line_naming_it(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "S3_BUCKET" in error
+
+
+def test_serve_with_workers_answers_keep_alive_requests_without_a_nagle_delay(
+    tmp_path: Path,
+) -> None:
+    """With asyncio's loop, uvicorn's `--workers` connections lose TCP_NODELAY and each
+    keep-alive request after the first waits ~40 ms for the client's delayed ACK."""
+    with (
+        running_server(tmp_path, serve_args=("--workers", "2")) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        seconds = []
+        for _ in range(15):
+            started = time.perf_counter()
+            assert client.get("/").status_code == 200
+            seconds.append(time.perf_counter() - started)
+
+    assert statistics.median(seconds) < 0.02, seconds
