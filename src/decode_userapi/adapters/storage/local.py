@@ -67,20 +67,23 @@ class LocalFileStorage:
         if path.is_symlink() or not path.is_dir():
             raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
         entries: list[FileEntry] = []
-        pending = [(folder, path)]
+        pending: list[tuple[FileRef, str | Path]] = [(folder, path)]
         while pending:
             ref, directory = pending.pop()
             with os.scandir(directory) as scan:
+                # One scandir per folder; links are neither folders nor files here (the
+                # type comes with the entry), and only files cost a stat (their size).
                 for item in scan:
-                    child = FileRef((*ref.parts, item.name))
-                    if item.is_symlink():
-                        continue
-                    if item.is_dir():
+                    if item.is_dir(follow_symlinks=False):
+                        child = FileRef((*ref.parts, item.name))
                         entries.append(FileEntry(child, EntryKind.DIRECTORY))
                         if recursive:
-                            pending.append((child, Path(item.path)))
-                    elif item.is_file():
-                        entries.append(FileEntry(child, EntryKind.FILE, item.stat().st_size))
+                            pending.append((child, item.path))
+                    elif item.is_file(follow_symlinks=False):
+                        size = item.stat(follow_symlinks=False).st_size
+                        entries.append(
+                            FileEntry(FileRef((*ref.parts, item.name)), EntryKind.FILE, size)
+                        )
         return entries
 
     async def make_folder(self, ref: FileRef) -> None:
