@@ -28,7 +28,9 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, async_creator=inline_connector(parsed.database or ""))
+        engine = create_async_engine(
+            url, async_creator=inline_connector(parsed.database or ":memory:")
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

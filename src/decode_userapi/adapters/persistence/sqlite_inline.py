@@ -11,7 +11,8 @@ statement that meets another connection's lock fails at once with SQLITE_BUSY, a
 retried after an `asyncio.sleep`, for up to `LOCK_WAIT_SECONDS` in all (the wait the
 thread-based driver had). Reads never wait for writers (WAL), and with
 `synchronous=NORMAL` a commit writes to the WAL without an fsync; only the periodic
-checkpoint syncs the disk on the loop's thread.
+checkpoint syncs the disk on the loop's thread. Engines keep SQLite's default isolation
+(SQLAlchemy would set another one through aiosqlite's private queue, which is not here).
 """
 
 import asyncio
@@ -125,11 +126,10 @@ class InlineConnection:
         self._open().create_function(*args, **kwargs)
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.stop()
 
     def stop(self) -> None:
+        """Close at once (SQLAlchemy's `terminate`)."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -139,8 +139,6 @@ def inline_connector(database: str) -> Callable[[], Any]:
     """An `async_creator` for `create_async_engine("sqlite+aiosqlite://...")`."""
 
     async def connect() -> InlineConnection:
-        return InlineConnection(
-            sqlite3.connect(database, timeout=0, check_same_thread=False, uri=False)
-        )
+        return InlineConnection(sqlite3.connect(database, timeout=0, check_same_thread=False))
 
     return connect
