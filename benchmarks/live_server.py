@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +42,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(folder: Path, **env: str) -> Iterator[Server]:
+def running_server(folder: Path, *, serve_args: Sequence[str] = (), **env: str) -> Iterator[Server]:
     """Start `python -m decode_userapi serve` in `folder` (so no stray `.env` is read),
-    sign a user up, and stop the server when the block ends, also on error. `env` adds
-    or overrides environment variables of the server."""
+    sign a user up, and stop the server when the block ends, also on error. `serve_args`
+    are added to the command line (e.g. `--workers 2`); `env` adds or overrides
+    environment variables of the server."""
     data_root = folder / "user_data"
     port = _free_port()
     environ = {
@@ -59,7 +60,7 @@ def running_server(folder: Path, **env: str) -> Iterator[Server]:
     log_path = folder / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "decode_userapi", "serve", "--port", str(port)],
+            [sys.executable, "-m", "decode_userapi", "serve", "--port", str(port), *serve_args],
             cwd=folder,
             env=environ,
             stdout=log,

@@ -1,9 +1,13 @@
 import os
 import socket
+import statistics
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from benchmarks.live_server import running_server
 from decode_userapi.entrypoints.cli import main
 
 
@@ -69,3 +73,21 @@ def test_an_unreachable_database_is_one_line_and_exit_2(
     assert error.count("\n") == 1
     assert f"127.0.0.1:{port}" in error
     assert "db-secret-1" not in error
+
+
+def test_serve_with_workers_answers_keep_alive_requests_without_a_nagle_delay(
+    tmp_path: Path,
+) -> None:
+    """With asyncio's loop, uvicorn's `--workers` connections lose TCP_NODELAY and each
+    keep-alive request after the first waits ~40 ms for the client's delayed ACK."""
+    with (
+        running_server(tmp_path, serve_args=("--workers", "2")) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        seconds = []
+        for _ in range(15):
+            started = time.perf_counter()
+            assert client.get("/").status_code == 200
+            seconds.append(time.perf_counter() - started)
+
+    assert statistics.median(seconds) < 0.02, seconds

@@ -87,9 +87,8 @@ class CognitoPool:
     client_secret: str
 
 
-@pytest.fixture
-def cognito_pool(aws_endpoint: str) -> CognitoPool:
-    """A new user pool on moto's server."""
+def create_cognito_pool(aws_endpoint: str) -> CognitoPool:
+    """A new user pool on moto's server (also used by `benchmarks.throughput`)."""
     cognito = boto3.client("cognito-idp", endpoint_url=aws_endpoint, region_name=REGION)
     pool_id = cognito.create_user_pool(
         PoolName=f"pool-{uuid.uuid4().hex[:8]}",
@@ -122,6 +121,12 @@ def cognito_pool(aws_endpoint: str) -> CognitoPool:
         secret_client_id=clients[1]["ClientId"],
         client_secret=clients[1]["ClientSecret"],
     )
+
+
+@pytest.fixture
+def cognito_pool(aws_endpoint: str) -> CognitoPool:
+    """A new user pool on moto's server."""
+    return create_cognito_pool(aws_endpoint)
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -11,7 +12,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from decode_userapi.adapters.identity.signing_key import SigningKey
-from decode_userapi.adapters.identity.token_verifier import StaticKeys, TokenVerifier
+from decode_userapi.adapters.identity.token_verifier import (
+    LEEWAY_SECONDS,
+    StaticKeys,
+    TokenVerifier,
+    VerifiedTokens,
+)
 from decode_userapi.domain.errors import NotAuthenticated
 from decode_userapi.domain.users import User
 
@@ -177,3 +183,85 @@ async def test_payload_that_is_not_an_object(key: SigningKey, verifier: TokenVer
     )
     with pytest.raises(NotAuthenticated):
         await verifier.verify(f"{signing_input}.{b64(signature)}")
+
+
+class Keys:
+    """A key source whose keys can be removed or replaced between verifications."""
+
+    def __init__(self, key: SigningKey) -> None:
+        self.keys = {jwk["kid"]: jwt.PyJWK.from_dict(jwk) for jwk in key.jwks["keys"]}
+
+    async def key_for(self, kid: str) -> jwt.PyJWK | None:
+        return self.keys.get(kid)
+
+
+def remembering(keys: Any, verified: VerifiedTokens, leeway: int = LEEWAY_SECONDS) -> TokenVerifier:
+    return TokenVerifier(
+        issuer=ISSUER, audience=AUDIENCE, keys=keys, leeway_seconds=leeway, verified=verified
+    )
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(key: SigningKey) -> None:
+    verified = VerifiedTokens()
+    verifier = remembering(StaticKeys(key.jwks), verified, leeway=0)
+    expires = int(time.time()) + 2
+    token = sign(key, claims(exp=expires))
+
+    assert (await verifier.verify(token)).id == "0f3a"
+    assert (await verifier.verify(token)).id == "0f3a"
+    assert len(verified) == 1
+
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(NotAuthenticated, match="expired"):
+        await verifier.verify(token)
+    assert len(verified) == 0
+
+
+async def test_a_remembered_token_fails_once_its_key_leaves_the_key_source(
+    key: SigningKey,
+) -> None:
+    keys = Keys(key)
+    verifier = remembering(keys, VerifiedTokens())
+    token = sign(key, claims())
+    await verifier.verify(token)
+
+    del keys.keys[key.kid]
+
+    with pytest.raises(NotAuthenticated, match="unknown key"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_fails_once_its_kid_names_another_key(key: SigningKey) -> None:
+    keys = Keys(key)
+    verifier = remembering(keys, VerifiedTokens())
+    token = sign(key, claims())
+    await verifier.verify(token)
+
+    other = SigningKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    keys.keys[key.kid] = jwt.PyJWK.from_dict({**other.jwks["keys"][0], "kid": key.kid})
+
+    with pytest.raises(NotAuthenticated, match="signature"):
+        await verifier.verify(token)
+
+
+async def test_the_least_recently_used_token_is_forgotten_first(key: SigningKey) -> None:
+    verified = VerifiedTokens(max_entries=2)
+    verifier = remembering(StaticKeys(key.jwks), verified)
+    first, second, third = (sign(key, claims(**{"cognito:username": n})) for n in "abc")
+
+    await verifier.verify(first)
+    await verifier.verify(second)
+    await verifier.verify(first)
+    await verifier.verify(third)
+
+    assert len(verified) == 2
+    assert verified.get(second) is None
+    assert verified.get(first) is not None
+    assert verified.get(third) is not None
+
+
+async def test_a_refused_token_is_not_remembered(key: SigningKey) -> None:
+    verified = VerifiedTokens()
+    with pytest.raises(NotAuthenticated):
+        await remembering(StaticKeys(key.jwks), verified).verify(tampered(key))
+    assert len(verified) == 0

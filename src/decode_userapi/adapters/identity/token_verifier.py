@@ -2,10 +2,14 @@
 
 A back-end supplies the expected issuer and audience and a `KeySource` that maps a
 token's `kid` to a public key (a fixed key for the local provider, a JWKS fetched and
-cached for Cognito).
+cached for Cognito). A token verified once is remembered (`VerifiedTokens`) until it
+expires, as long as the key source still hands out the key that verified it.
 """
 
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
@@ -35,6 +39,49 @@ class StaticKeys:
         return self._keys.get(kid)
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What verifying a token established, and until when it holds."""
+
+    user: User
+    kid: str
+    key: jwt.PyJWK
+    valid_until: float
+    """The token's `exp` plus the verifier's leeway, in seconds since the epoch."""
+
+
+class VerifiedTokens:
+    """Tokens verified before, at most `max_entries` (least recently used go first),
+    each forgotten once its `valid_until` has passed on `clock`."""
+
+    def __init__(self, max_entries: int = 4096, clock: Callable[[], float] = time.time) -> None:
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, Verified] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Verified | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if self._clock() >= entry.valid_until:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return entry
+
+    def add(self, token: str, entry: Verified) -> None:
+        self._entries[token] = entry
+        self._entries.move_to_end(token)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def discard(self, token: str) -> None:
+        self._entries.pop(token, None)
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -44,16 +91,28 @@ class TokenVerifier:
         keys: KeySource,
         algorithms: tuple[str, ...] = ALGORITHMS,
         leeway_seconds: int = LEEWAY_SECONDS,
+        verified: VerifiedTokens | None = None,
     ) -> None:
         self._issuer = issuer
         self._audience = audience
         self._keys = keys
         self._algorithms = list(algorithms)
         self._leeway = leeway_seconds
+        self._verified = VerifiedTokens() if verified is None else verified
 
     async def verify(self, token: str) -> User:
         """The user a valid ID token speaks for; `NotAuthenticated` with a short reason
-        for anything else."""
+        for anything else.
+
+        A token verified before is not checked again while it has not expired and its
+        key source still answers its `kid` with the very key that verified it (a key
+        removed from the source, or replaced, sends the token through the full check).
+        """
+        cached = self._verified.get(token)
+        if cached is not None:
+            if await self._keys.key_for(cached.kid) is cached.key:
+                return cached.user
+            self._verified.discard(token)
         try:
             header = jwt.get_unverified_header(token)
         except (jwt.PyJWTError, ValueError, TypeError):
@@ -69,7 +128,9 @@ class TokenVerifier:
         claims = self._decode(token, key)
         if claims["token_use"] != ID_TOKEN_USE:
             raise NotAuthenticated("The token is not an ID token (token_use must be 'id').")
-        return _user(claims)
+        user = _user(claims)
+        self._verified.add(token, Verified(user, kid, key, float(claims["exp"]) + self._leeway))
+        return user
 
     def _decode(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
         try:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import msgspec
 from sqlalchemy import (
@@ -10,11 +10,14 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Integer,
+    Row,
     String,
+    Table,
     Text,
     UniqueConstraint,
     delete,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,6 +58,8 @@ class JobRow(Base):
     runtime_details: Mapped[str | None] = mapped_column(Text)
 
 
+JOBS = cast(Table, JobRow.__table__)
+
 _ENVIRONMENTS: dict[str, Environment] = {"cloud": "cloud", "local": "local"}
 
 
@@ -65,7 +70,8 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def to_domain(row: JobRow) -> Job:
+def to_domain(row: "JobRow | Row[Any]") -> Job:
+    """A job from its ORM object or from a row of `JOBS` (same attribute names)."""
     hardware = row.hardware
     return Job(
         id=row.id,
@@ -139,34 +145,43 @@ class SqlaJobRepository:
             ) from None
         return to_domain(row)
 
+    # Reads and the status update are Core statements on the table: no ORM objects,
+    # identity map or flush on the busiest routes (GET /jobs, PUT /_job_status).
+
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
         if not _storable(job_id):
             return None
-        query = select(JobRow).where(JobRow.id == job_id)
+        query = select(JOBS).where(JOBS.c.id == job_id)
         if for_update:
             query = query.with_for_update()
-        row = (await self._session.execute(query)).scalar_one_or_none()
+        row = (await self._session.execute(query)).first()
         return None if row is None else to_domain(row)
 
     async def list_for_user(
         self, user_id: str, *, offset: int, limit: int, status: JobState | None
     ) -> list[Job]:
-        query = select(JobRow).where(JobRow.user_id == user_id)
+        query = select(JOBS).where(JOBS.c.user_id == user_id)
         if status is not None:
-            query = query.where(JobRow.status == status.value)
+            query = query.where(JOBS.c.status == status.value)
         query = (
-            query.order_by(JobRow.date_created.desc(), JobRow.id.desc())
+            query.order_by(JOBS.c.date_created.desc(), JOBS.c.id.desc())
             .offset(min(offset, MAX_ID))  # no user has more jobs; larger would not bind
             .limit(min(limit, MAX_PAGE_SIZE))
         )
-        rows = (await self._session.execute(query)).scalars().all()
+        rows = (await self._session.execute(query)).all()
         return [to_domain(row) for row in rows]
 
     async def update(self, job: Job) -> None:
-        row = await self._session.get(JobRow, job.id)
-        if row is not None:
-            copy_progress(job, row)
-            await self._session.flush()
+        await self._session.execute(
+            update(JOBS)
+            .where(JOBS.c.id == job.id)
+            .values(
+                status=job.status.value,
+                date_started=job.date_started,
+                date_finished=job.date_finished,
+                runtime_details=job.runtime_details,
+            )
+        )
 
     async def delete(self, job_id: int) -> None:
         if not _storable(job_id):

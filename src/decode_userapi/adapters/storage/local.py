@@ -77,16 +77,15 @@ def _rename_no_replace(source: Path, target: Path) -> None:
 
 
 def _scan(directory: Path) -> list[tuple[str, EntryKind, int]]:
-    """(name, kind, size) of the files and folders in `directory`; links left out."""
+    """(name, kind, size) of the files and folders in `directory`; links left out (the
+    type comes with the entry, so only files cost a stat: their size)."""
     found = []
     with os.scandir(directory) as scan:
         for item in scan:
-            if item.is_symlink():
-                continue
-            if item.is_dir():
+            if item.is_dir(follow_symlinks=False):
                 found.append((item.name, EntryKind.DIRECTORY, 0))
-            elif item.is_file():
-                found.append((item.name, EntryKind.FILE, item.stat().st_size))
+            elif item.is_file(follow_symlinks=False):
+                found.append((item.name, EntryKind.FILE, item.stat(follow_symlinks=False).st_size))
     return found
 
 
