@@ -24,9 +24,10 @@ $(STAMP): $(RUNTIME)
 serve: $(RUNTIME)
 	AUTH=1 $(BIN)/decode-userapi serve --host 127.0.0.1
 
-## Every check and every test.
+## Every check and every test; test files run in TEST_WORKERS processes (pytest-xdist).
+TEST_WORKERS ?= 2
 test: lint typecheck layers
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,7 @@
 import io
 import os
+import shutil
+import subprocess
 import zipfile
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -122,6 +124,20 @@ async def test_members_over_4_gib_use_zip64(tmp_path: Path) -> None:
         assert opened.read("after.txt") == b"tail!"
         with opened.open("big.bin") as member:
             assert member.read(1024) == bytes(1024)
+    _check_with_unzip(target)
+
+
+def _check_with_unzip(archive_path: Path) -> None:
+    """Info-ZIP's `unzip` (not Python) tests every member's CRC and reads the member
+    stored past 4 GiB."""
+    unzip = shutil.which("unzip")
+    if unzip is None:
+        pytest.skip("Info-ZIP unzip is not installed (apt-get install unzip; .ci/run does)")
+    tested = subprocess.run([unzip, "-tq", archive_path], capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "No errors detected" in tested.stdout
+    after = subprocess.run([unzip, "-p", archive_path, "after.txt"], capture_output=True)
+    assert after.stdout == b"tail!"
 
 
 def _crc_of_zeros(block: bytes, size: int) -> int:
