@@ -1,8 +1,9 @@
-"""A real HTTP server on 127.0.0.1 standing in for a service we call (the worker-facing
-API, Mailjet). It records every request, answers `status`, and can be stopped and started
-again on the same port to play "down". It can also play a slow peer (`delay` seconds
-before each answer) and one that acts before it answers (`before_answer`, e.g. a worker
-reporting a job `pulled` before the enqueue call returns)."""
+"""A real HTTP server on 127.0.0.1 standing in, for the tests and the benchmarks, for a
+service we call (the worker-facing API, Mailjet). It records every request, answers
+`status`, and can be stopped and started again on the same port to play "down". It can
+also play a slow peer (`delay` seconds before each answer) and one that acts before it
+answers (`before_answer`, e.g. a worker reporting a job `pulled` before the enqueue call
+returns)."""
 
 import json
 import threading
