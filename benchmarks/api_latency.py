@@ -5,7 +5,7 @@ many jobs, each route is timed one request at a time, then with a few requests i
 (httpx.AsyncClient): `GET /files/<folder>/`, `GET /jobs` (the default page of 100 and one
 page of all jobs), `PUT /_job_status` (the worker-facing API's updates, with `x-api-key`),
 and the baseline `GET /health/live`, a route that touches neither database nor disk.
-A stand-in for the worker-facing API (stdlib http.server on 127.0.0.1) accepts the jobs.
+A stand-in for the worker-facing API (`benchmarks/stub_server.py`) accepts the jobs.
 Creating the files and jobs is timed too and printed as a by-product.
 
 Run: `.venv/bin/python -m benchmarks.api_latency [--quick]`.
@@ -13,12 +13,10 @@ Run: `.venv/bin/python -m benchmarks.api_latency [--quick]`.
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import httpx
 
 from benchmarks.harness import median, p90, parse_args, print_header, scratch_folder
 from benchmarks.live_server import Server, running_server
+from benchmarks.stub_server import StubServer
 
 API_KEY = "benchmark-internal-key"
 CONCURRENCY = 8
@@ -57,33 +56,14 @@ Call = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
 """Sends the i-th request of a measurement."""
 
 
-class _AcceptJobs(BaseHTTPRequestHandler):
-    """The worker-facing API's `POST /_jobs`, answering 200 to every job."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        payload = b"{}"
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def worker_api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AcceptJobs)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    """The worker-facing API's `POST /_jobs`, answering 200 to every job."""
+    stub = StubServer().start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield stub.url
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        stub.stop()
 
 
 def _registry_env(folder: Path, worker_url: str) -> Mapping[str, str]:

@@ -7,7 +7,13 @@ from typing import Self
 import msgspec
 
 from decode_userapi.domain.applications import ApplicationRegistry
-from decode_userapi.domain.errors import AlreadyExists, NotFound, TooLarge, UpstreamUnavailable
+from decode_userapi.domain.errors import (
+    AlreadyExists,
+    NotAllowed,
+    NotFound,
+    TooLarge,
+    UpstreamUnavailable,
+)
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.jobs import Job, JobState
 from decode_userapi.ports.file_storage import HttpRequestSpec
@@ -66,16 +72,20 @@ class InMemoryFileStorage:
         return len(content)
 
     async def rename(self, source: FileRef, target: FileRef) -> None:
+        if await self.stat(source) is None:
+            raise NotFound(f"'{source}' does not exist.")
         if await self.stat(target) is not None:
             raise AlreadyExists(f"'{target}' exists.")
+        if source in self.folders and await self.list_folder(source, recursive=False):
+            raise NotAllowed(
+                f"Folder '{source.as_folder()}' is not empty; only empty folders move."
+            )
         await self.make_folder(target.parent)
         if source in self.files:
             self.files[target] = self.files.pop(source)
-        elif source in self.folders:
+        else:
             self.folders.remove(source)
             self.folders.add(target)
-        else:
-            raise NotFound(f"'{source}' does not exist.")
 
     async def delete(self, ref: FileRef) -> None:
         self.files = {key: value for key, value in self.files.items() if not key.is_within(ref)}

@@ -15,11 +15,11 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from benchmarks.stub_server import StubServer, enqueue_problems
 from decode_userapi.domain.files import FileRef
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.settings import Settings
 from tests.conftest import HeadersFor
-from tests.integration.stub_server import StubServer, enqueue_problems
 from tests.registry_examples import registry_document
 from tests.servers.moto import REGION
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from benchmarks.stub_server import StubServer
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.settings import Settings
 from tests.integration import test_jobs_api as jobs_api
-from tests.integration.stub_server import StubServer
 from tests.integration.test_jobs_api import (
     Caller,
     Client,

@@ -1,7 +1,7 @@
 """Fault tests against the app served for real: a worker-facing API that is slow, calls
 back early, refuses or answers too late, and a database restarted mid-run.
 
-The worker-facing API is the stub server of `stub_server.py`, made slow with `delay`
+The worker-facing API is the stub server of `benchmarks/stub_server.py`, made slow with `delay`
 and made to report each job `pulled` (a real `PUT /_job_status` to the app) before it
 answers the enqueue call, as a fast worker does.
 """
@@ -14,13 +14,13 @@ import httpx
 import pytest
 from dependency_injector import providers
 
+from benchmarks.stub_server import Recorded, StubServer
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.settings import Settings
 from tests.conftest import TEST_PASSWORD
 from tests.integration import test_jobs_api as jobs_api
 from tests.integration.live_app import serve_in_thread
-from tests.integration.stub_server import Recorded, StubServer
 from tests.integration.test_jobs_api import KEY, eventually, job_body
 from tests.servers.postgres import PostgresServer
 

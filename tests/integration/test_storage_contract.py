@@ -1,4 +1,5 @@
-"""The FileStorage contract, run against every adapter: local folder and S3 (moto)."""
+"""The FileStorage contract, run against every adapter (local folder, S3 on moto) and the
+in-memory fake the unit tests use."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -15,15 +16,18 @@ from decode_userapi.adapters.storage.s3 import PART_SIZE, S3FileStorage
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import FileStorage
+from tests.fakes import InMemoryFileStorage
 from tests.servers.moto import REGION
 
 ROOT = "user_data"
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "memory"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> FileStorage:
     if request.param == "local":
         return LocalFileStorage(tmp_path / ROOT)
+    if request.param == "memory":
+        return InMemoryFileStorage()
     endpoint: str = request.getfixturevalue("aws_endpoint")
     return S3FileStorage(
         bucket=request.getfixturevalue("s3_bucket"),
@@ -226,6 +230,9 @@ async def test_more_than_a_thousand_entries(
                     for index in range(start, start + 100)
                 )
             )
+    elif isinstance(storage, InMemoryFileStorage):
+        await storage.make_folder(ref("u/many"))
+        storage.files.update({ref(f"u/many/f{index:04}"): b"" for index in range(count)})
     else:
         folder = tmp_path / ROOT / "u" / "many"
         folder.mkdir(parents=True)

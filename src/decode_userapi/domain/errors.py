@@ -33,10 +33,6 @@ class NotAllowed(DomainError):
     """The thing exists but this operation is not allowed on it (405)."""
 
 
-class NotImplementedByBackend(DomainError):
-    """The configured back-end cannot do this (501)."""
-
-
 class AlreadyExists(DomainError):
     """A name is already taken (409)."""
 

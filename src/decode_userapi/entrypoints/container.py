@@ -18,8 +18,8 @@ from decode_userapi.adapters.persistence.database import (
     create_engine,
     create_session_factory,
 )
-from decode_userapi.adapters.persistence.jobs import SqlaUnitOfWork
 from decode_userapi.adapters.persistence.sign_in_attempts import SqlaSignInThrottle
+from decode_userapi.adapters.persistence.unit_of_work import SqlaUnitOfWork
 from decode_userapi.adapters.persistence.users import SqlaAccounts
 from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.adapters.storage.s3 import S3FileStorage

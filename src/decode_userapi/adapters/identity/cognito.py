@@ -62,20 +62,15 @@ class CognitoIdentityProvider:
 
     async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
         def create() -> User:
-            try:
-                created = self._cognito.admin_create_user(
-                    UserPoolId=self._pool,
-                    Username=email,
-                    UserAttributes=[
-                        {"Name": "email", "Value": email},
-                        {"Name": "email_verified", "Value": "true"},
-                    ],
-                    MessageAction="SUPPRESS",
-                )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "UsernameExistsException":
-                    raise AlreadyExists(f"A user with the email {email} already exists.") from None
-                raise
+            created = self._cognito.admin_create_user(
+                UserPoolId=self._pool,
+                Username=email,
+                UserAttributes=[
+                    {"Name": "email", "Value": email},
+                    {"Name": "email_verified", "Value": "true"},
+                ],
+                MessageAction="SUPPRESS",
+            )
             username: str = created["User"]["Username"]
             try:
                 self._cognito.admin_set_user_password(
@@ -91,7 +86,7 @@ class CognitoIdentityProvider:
                 raise
             return User(id=username, email=email, groups=tuple(groups))
 
-        return await self._call(create)
+        return await self._call(create, email)
 
     async def issue_token(self, email: str, password: str) -> IssuedToken:
         parameters = {"USERNAME": email, "PASSWORD": password}
@@ -130,10 +125,7 @@ class CognitoIdentityProvider:
             groups = sorted(group["GroupName"] for group in listed["Groups"])
             return User(id=username, email=email, groups=tuple(groups))
 
-        try:
-            return await self._call(change)
-        except NotFound:
-            raise NotFound(f"No user has the email {email}.") from None
+        return await self._call(change, email)
 
     def jwks(self) -> None:
         """Cognito publishes the pool's keys itself."""
@@ -164,28 +156,24 @@ class CognitoIdentityProvider:
         return await self._call(list_all)
 
     async def delete_user(self, email: str) -> None:
-        try:
-            await self._call(
-                lambda: self._cognito.admin_delete_user(UserPoolId=self._pool, Username=email)
-            )
-        except NotFound:
-            raise NotFound(f"No user has the email {email}.") from None
+        await self._call(
+            lambda: self._cognito.admin_delete_user(UserPoolId=self._pool, Username=email), email
+        )
 
     async def set_password(self, email: str, password: str) -> None:
-        try:
-            await self._call(
-                lambda: self._cognito.admin_set_user_password(
-                    UserPoolId=self._pool, Username=email, Password=password, Permanent=True
-                )
-            )
-        except NotFound:
-            raise NotFound(f"No user has the email {email}.") from None
+        await self._call(
+            lambda: self._cognito.admin_set_user_password(
+                UserPoolId=self._pool, Username=email, Password=password, Permanent=True
+            ),
+            email,
+        )
 
-    async def _call(self, call: Callable[[], T]) -> T:
+    async def _call(self, call: Callable[[], T], email: str | None = None) -> T:
+        """`call` in a worker thread, Cognito's errors as domain errors naming `email`."""
         try:
             return await anyio.to_thread.run_sync(call)
         except ClientError as exc:
-            raise domain_error(exc) from None
+            raise domain_error(exc, email) from None
         except BotoCoreError as exc:
             raise UpstreamUnavailable(f"Cannot reach Cognito: {exc}") from None
 
@@ -198,16 +186,20 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def domain_error(exc: ClientError) -> DomainError:
-    """Cognito's error codes, as the HTTP contract wants them."""
+def domain_error(exc: ClientError, email: str | None = None) -> DomainError:
+    """Cognito's error codes, as the HTTP contract wants them; `email` names the account."""
     error = exc.response.get("Error", {})
     code, message = error.get("Code", ""), error.get("Message") or ""
     if code == "UsernameExistsException":
-        return AlreadyExists("A user with this email already exists.")
+        return AlreadyExists(
+            f"A user with the email {email} already exists."
+            if email
+            else "A user with this email already exists."
+        )
     if code in ("InvalidPasswordException", "InvalidParameterException"):
         return InvalidInput(message or "The password does not meet the password policy.")
     if code == "UserNotFoundException":
-        return NotFound("No user with this email.")
+        return NotFound(f"No user has the email {email}." if email else "No user with this email.")
     if code == "NotAuthorizedException" and (not message or "password" in message.lower()):
         return InvalidInput("Wrong password.")
     if code == "UserNotConfirmedException":

@@ -1,8 +1,7 @@
-"""Jobs in SQL: the ORM model, mappers to and from the domain, the repository, the unit of work."""
+"""Jobs in SQL: the ORM model, mappers to and from the domain, the repository."""
 
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import (
@@ -20,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from decode_userapi.adapters.persistence.orm import Base
@@ -139,7 +138,7 @@ class SqlaJobRepository:
         try:
             await self._session.flush()
         except IntegrityError:
-            await self._session.rollback()
+            # The unit of work that owns the session rolls the transaction back.
             raise AlreadyExists(
                 f"You already have a job named {job.job_name!r}; choose another name."
             ) from None
@@ -187,40 +186,3 @@ class SqlaJobRepository:
         if not _storable(job_id):
             return
         await self._session.execute(delete(JobRow).where(JobRow.id == job_id))
-
-
-class SqlaUnitOfWork:
-    """One session and transaction per `async with`."""
-
-    jobs: SqlaJobRepository
-
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._session_factory = session_factory
-        self._session: AsyncSession | None = None
-
-    async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
-        self.jobs = SqlaJobRepository(self._session)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.rollback()
-            await session.close()
-
-    def _active(self) -> AsyncSession:
-        if self._session is None:
-            raise RuntimeError("Use the unit of work inside 'async with'.")
-        return self._session
-
-    async def commit(self) -> None:
-        await self._active().commit()
-
-    async def rollback(self) -> None:
-        await self._active().rollback()

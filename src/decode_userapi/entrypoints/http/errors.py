@@ -26,7 +26,6 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.AlreadyExists: 409,
     errors.TooLarge: 413,
     errors.TooManyAttempts: 429,
-    errors.NotImplementedByBackend: 501,
     errors.UpstreamRejected: 502,
     errors.UpstreamUnavailable: 503,
     errors.Overloaded: 503,

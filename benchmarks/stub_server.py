@@ -1,8 +1,9 @@
-"""A real HTTP server on 127.0.0.1 standing in for a service we call (the worker-facing
-API, Mailjet). It records every request, answers `status`, and can be stopped and started
-again on the same port to play "down". It can also play a slow peer (`delay` seconds
-before each answer) and one that acts before it answers (`before_answer`, e.g. a worker
-reporting a job `pulled` before the enqueue call returns)."""
+"""A real HTTP server on 127.0.0.1 standing in, for the tests and the benchmarks, for a
+service we call (the worker-facing API, Mailjet). It records every request, answers
+`status`, and can be stopped and started again on the same port to play "down". It can
+also play a slow peer (`delay` seconds before each answer) and one that acts before it
+answers (`before_answer`, e.g. a worker reporting a job `pulled` before the enqueue call
+returns)."""
 
 import json
 import threading
@@ -24,6 +25,12 @@ class Recorded(msgspec.Struct, frozen=True):
     body: Any
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when many requests arrive at once; the
+    # client then retries only after a second or more.
+    request_queue_size = 128
+
+
 class StubServer:
     def __init__(self, validate: Validator | None = None) -> None:
         self.requests: list[Recorded] = []
@@ -34,7 +41,7 @@ class StubServer:
         """Called in the server's thread with each request, before the answer is sent."""
         self._validate = validate
         self._port = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -42,7 +49,7 @@ class StubServer:
         return f"http://127.0.0.1:{self._port}"
 
     def start(self) -> "StubServer":
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), self._handler())
+        self._server = _Server(("127.0.0.1", self._port), self._handler())
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
