@@ -10,11 +10,12 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,9 @@ def chromium_page(executable: str, *, width: int = 1280, height: int = 900) -> I
         os.dup2(commands_read, 3)
         os.dup2(answers_write, 4)
 
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile after the main process
+    # exits: they share its process group, which is ended as a whole below.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [
                 executable,
@@ -142,6 +145,7 @@ def chromium_page(executable: str, *, width: int = 1280, height: int = 900) -> I
             ],
             close_fds=False,  # keeps the 3 and 4 made by `wire_pipes`; the rest is CLOEXEC
             preexec_fn=wire_pipes,
+            start_new_session=True,  # its own process group, helpers included
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -160,3 +164,5 @@ def chromium_page(executable: str, *, width: int = 1280, height: int = 900) -> I
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # helpers left behind
