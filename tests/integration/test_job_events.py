@@ -50,7 +50,8 @@ async def token_of(container: Container, name: str) -> str:
     email = f"{name}@example.org"
     await container.register_user()(email, TEST_PASSWORD, ["users"])
     issued = await container.identity_provider().issue_token(email, TEST_PASSWORD)
-    return issued.id_token
+    token: str = issued.id_token
+    return token
 
 
 @pytest.fixture
@@ -86,12 +87,16 @@ async def open_stream(
     assert response.headers["content-type"].startswith("text/event-stream")
     reader = SseReader(response)
     first = await reader.next()
-    assert first is not None and first.retry == 3000, first
+    assert first == Sse(retry=3000), first
     return response, reader
 
 
+async def expect_keepalive(reader: SseReader, why: str = "") -> None:
+    assert await reader.next() == Sse(comments=["keep-alive"]), why
+
+
 async def events(reader: SseReader, count: int) -> list[Sse]:
-    read = []
+    read: list[Sse] = []
     for _ in range(count):
         event = await reader.next_event()
         assert event is not None, f"the stream ended after {read}"
@@ -122,14 +127,13 @@ async def test_stream_of_all_jobs_sends_changes_live_and_resumes_without_loss_or
         assert running.json()["runtime_details"] == "step 1"
         assert details.json() == {"id": job["id"], "status": "running", "appended": "step 2"}
         assert int(created.id or 0) < int(running.id or 0) < int(details.id or 0)
-        keepalive = await reader.next()
-        assert keepalive is not None and keepalive.comments == ["keep-alive"], keepalive
+        await expect_keepalive(reader)
 
         await report(http, job["id"], "finished")  # arrives on the open stream
         (finished,) = await events(reader, 1)
-        assert finished.event == "status" and finished.json()["status"] == "finished"
-        keepalive = await reader.next()  # the stream of all jobs stays open
-        assert keepalive is not None and keepalive.comments == ["keep-alive"], keepalive
+        assert finished.event == "status"
+        assert finished.json()["status"] == "finished"
+        await expect_keepalive(reader, "the stream of all jobs stays open")
         await response.aclose()
 
         resumed, reader = await open_stream(
@@ -139,8 +143,7 @@ async def test_stream_of_all_jobs_sends_changes_live_and_resumes_without_loss_or
         assert [(e.id, e.event, e.data) for e in again] == [
             (e.id, e.event, e.data) for e in (running, details, finished)
         ]
-        after = await reader.next()
-        assert after is not None and after.comments == ["keep-alive"], "nothing repeated"
+        await expect_keepalive(reader, "nothing repeated")
         await resumed.aclose()
 
         by_query, reader = await open_stream(
