@@ -3,11 +3,14 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import msgspec
 import pytest
+import yaml
 
+from benchmarks.live_server import running_server
 from benchmarks.stub_server import StubServer
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.settings import Settings
@@ -16,6 +19,7 @@ from tests.integration import test_jobs_api as jobs_api
 from tests.integration.live_app import serve_in_thread
 from tests.integration.sse_client import Sse, SseReader
 from tests.integration.test_jobs_api import KEY, Caller, Registry, job_body, put_file
+from tests.registry_examples import registry_document
 
 worker_api = jobs_api.worker_api
 registry = jobs_api.registry
@@ -239,3 +243,41 @@ async def test_log_follow_sends_what_the_worker_uploads_until_the_job_is_final(
 
         once = await http.get(f"/jobs/{job['id']}/log", headers=bearer(alice))
         assert once.content == received
+
+
+async def test_an_update_sent_to_one_server_process_reaches_a_stream_on_another(
+    tmp_path: Path, postgres_url: str, worker_api: StubServer
+) -> None:
+    """Two `decode-userapi serve` processes on one PostgreSQL. The keep-alive is long, so
+    the event can only arrive through LISTEN/NOTIFY, not through a periodic read."""
+    (tmp_path / "application_config.yaml").write_text(yaml.safe_dump(registry_document()))
+    env = {
+        "DATABASE_URL": postgres_url,
+        "USER_DATA_ROOT_PATH": str(tmp_path / "user_data"),
+        "LOCAL_IDENTITY_KEY_PATH": str(tmp_path / "identity_key.pem"),  # one key for both
+        "APPLICATION_CONFIG_FILE": str(tmp_path / "application_config.yaml"),
+        "WORKERFACING_API_URL": worker_api.url,
+        "INTERNAL_API_KEY_SECRET": KEY["x-api-key"],
+        "SSE_KEEPALIVE_SECONDS": "60",
+    }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        running_server(tmp_path / "a", **env) as a,
+        running_server(tmp_path / "b", sign_up=False, **env) as b,
+    ):
+        async with (
+            asyncio.timeout(20),
+            httpx.AsyncClient(base_url=a.url, timeout=30) as to_a,
+            httpx.AsyncClient(base_url=b.url, timeout=30) as from_b,
+        ):
+            response, reader = await open_stream(from_b, "/jobs/events", b.headers)
+            posted = await to_a.post("/jobs", json=job_body("x", inputs=False), headers=a.headers)
+            assert posted.status_code == 201, posted.text
+            (created,) = await events(reader, 1)
+            assert created.event == "created"
+            assert created.json()["id"] == posted.json()["id"]
+            await report(to_a, posted.json()["id"], "running", "on a worker")
+            (running,) = await events(reader, 1)
+            assert running.json()["status"] == "running"
+            await response.aclose()
