@@ -42,14 +42,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(
-    folder: Path, *, serve_args: Sequence[str] = (), sign_up: bool = True, **env: str
-) -> Iterator[Server]:
+def running_server(folder: Path, *, serve_args: Sequence[str] = (), **env: str) -> Iterator[Server]:
     """Start `python -m decode_userapi serve` in `folder` (so no stray `.env` is read),
-    sign a user up (`sign_up=False`: only sign in, for a second server on the database
-    of a first), and stop the server when the block ends, also on error. `serve_args`
-    are added to the command line (e.g. `--workers 2`); `env` adds or overrides
-    environment variables of the server."""
+    sign a user up (a second server on the database of a first only signs in), and stop
+    the server when the block ends, also on error. `serve_args` are added to the command
+    line (e.g. `--workers 2`); `env` adds or overrides environment variables of the
+    server."""
     data_root = folder / "user_data"
     port = _free_port()
     environ = {
@@ -72,7 +70,7 @@ def running_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_live(url, process, log_path)
-        headers = _sign_up(url, folder, environ) if sign_up else _sign_in(url)
+        headers = _sign_up(url, folder, environ)
         yield Server(url, psutil.Process(process.pid), folder, data_root, headers)
     finally:
         process.terminate()
@@ -97,25 +95,24 @@ def _wait_until_live(url: str, process: "subprocess.Popen[bytes]", log_path: Pat
     raise RuntimeError(f"the server did not answer within {START_TIMEOUT_SECONDS:.0f} s")
 
 
-USER_FORM = {"username": "live@example.org", "password": "Live-server-2026"}
-
-
 def _sign_up(url: str, folder: Path, environ: dict[str, str]) -> dict[str, str]:
     """Register through `POST /user`, approve the account as an operator does
     (`decode-userapi user groups EMAIL --add users`), sign in through `POST /token`."""
-    form = USER_FORM
+    form = {"username": "live@example.org", "password": "Live-server-2026"}
     created = httpx.post(f"{url}/user", data=form)
+    if created.status_code == 409:  # signed up through another server on this database
+        return _sign_in(url, form)
     if created.status_code != 201:
         raise RuntimeError(f"sign-up failed: {created.status_code} {created.text}")
     approve = [sys.executable, "-m", "decode_userapi", "user", "groups", form["username"]]
     subprocess.run(
         [*approve, "--add", "users"], cwd=folder, env=environ, check=True, stdout=subprocess.DEVNULL
     )
-    return _sign_in(url)
+    return _sign_in(url, form)
 
 
-def _sign_in(url: str) -> dict[str, str]:
-    token = httpx.post(f"{url}/token", data=USER_FORM)
+def _sign_in(url: str, form: dict[str, str]) -> dict[str, str]:
+    token = httpx.post(f"{url}/token", data=form)
     if token.status_code != 201:
         raise RuntimeError(f"sign-in failed: {token.status_code} {token.text}")
     return {"Authorization": f"Bearer {token.json()['id_token']}"}

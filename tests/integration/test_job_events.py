@@ -249,7 +249,9 @@ async def test_an_update_sent_to_one_server_process_reaches_a_stream_on_another(
     tmp_path: Path, postgres_url: str, worker_api: StubServer
 ) -> None:
     """Two `decode-userapi serve` processes on one PostgreSQL. The keep-alive is long, so
-    the event can only arrive through LISTEN/NOTIFY, not through a periodic read."""
+    the event can only arrive through LISTEN/NOTIFY, not through a periodic read. The
+    stream also outlives the slow-client timeouts (1 s here) while it is silent, and
+    counts against `LIVE_STREAMS_MAX` (1 here)."""
     (tmp_path / "application_config.yaml").write_text(yaml.safe_dump(registry_document()))
     env = {
         "DATABASE_URL": postgres_url,
@@ -259,12 +261,15 @@ async def test_an_update_sent_to_one_server_process_reaches_a_stream_on_another(
         "WORKERFACING_API_URL": worker_api.url,
         "INTERNAL_API_KEY_SECRET": KEY["x-api-key"],
         "SSE_KEEPALIVE_SECONDS": "60",
+        "HTTP_HEADER_TIMEOUT_SECONDS": "1",
+        "HTTP_BODY_IDLE_TIMEOUT_SECONDS": "1",
+        "LIVE_STREAMS_MAX": "1",
     }
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with (
         running_server(tmp_path / "a", **env) as a,
-        running_server(tmp_path / "b", sign_up=False, **env) as b,
+        running_server(tmp_path / "b", **env) as b,
     ):
         async with (
             asyncio.timeout(20),
@@ -272,6 +277,10 @@ async def test_an_update_sent_to_one_server_process_reaches_a_stream_on_another(
             httpx.AsyncClient(base_url=b.url, timeout=30) as from_b,
         ):
             response, reader = await open_stream(from_b, "/jobs/events", b.headers)
+            second = await from_b.get("/jobs/events", headers=b.headers)
+            assert second.status_code == 503, second.text
+            assert second.headers["retry-after"] == "3"
+            await asyncio.sleep(2.5)  # silent, past the slow-client timeouts
             posted = await to_a.post("/jobs", json=job_body("x", inputs=False), headers=a.headers)
             assert posted.status_code == 201, posted.text
             (created,) = await events(reader, 1)

@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_keepalive_seconds: float = 15.0
     """`SSE_KEEPALIVE_SECONDS`: an event stream with nothing to say sends a comment this
     often (so proxies keep it open) and reads the events table again."""
+    live_streams_max: int = 200
+    """`LIVE_STREAMS_MAX`: open event streams and log follows per process; keep it well
+    below `HTTP_MAX_CONNECTIONS`, since an open stream is never closed to make room."""
     job_log_poll_seconds: float = 2.0
     """`JOB_LOG_POLL_SECONDS`: how often `GET /jobs/{id}/log?follow=true` looks for new
     log bytes in the storage."""
@@ -347,6 +350,7 @@ def _parse(env: _Reader) -> Settings:
             "HTTP_MAX_CONNECTIONS", defaults.http_max_connections, minimum=1
         ),
         sse_keepalive_seconds=env.seconds("SSE_KEEPALIVE_SECONDS", defaults.sse_keepalive_seconds),
+        live_streams_max=env.integer("LIVE_STREAMS_MAX", defaults.live_streams_max, minimum=1),
         job_log_poll_seconds=env.seconds("JOB_LOG_POLL_SECONDS", defaults.job_log_poll_seconds),
         public_url=public_url(env.text("PUBLIC_URL")),
         allowed_hosts=host_names(env.text("ALLOWED_HOSTS"), defaults.allowed_hosts),

@@ -3,6 +3,11 @@
 Browsers' `EventSource` cannot set headers: these GET routes accept the sign-in cookie
 that `POST /login` sets, like every route (`auth.bearer_token`); a cookie-signed GET
 changes nothing, so no origin check applies to it.
+
+An open stream keeps its connection busy: the connection cap (`HTTP_MAX_CONNECTIONS`)
+never closes it to make room, so streams alone could fill the cap and lock every other
+request out. `LIVE_STREAMS_MAX` open streams per process (event streams and log
+follows together) leave that room: one more is refused with 503 and `Retry-After`.
 """
 
 from collections.abc import AsyncIterator
@@ -10,12 +15,12 @@ from typing import Annotated
 
 import msgspec
 from litestar import Router, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, Parameter, QueryParameter
 from litestar.response import Stream
 
-from decode_userapi.domain.errors import InvalidInput
+from decode_userapi.domain.errors import InvalidInput, Overloaded
 from decode_userapi.domain.job_events import JobEvent, JobEventKind
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
@@ -30,6 +35,31 @@ RETRY_MILLISECONDS = 3000
 """The `retry:` hint: how long a disconnected `EventSource` waits before reconnecting."""
 EVENT_STREAM = "text/event-stream"
 NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class StreamSlots:
+    """Counts this process's open live streams; refuses new ones above `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._open = 0
+
+    def check(self) -> None:
+        """Before the answer starts: `Overloaded` when every slot is taken."""
+        if self._open >= self._limit:
+            raise Overloaded(
+                f"This server already streams to {self._limit} clients; try again shortly.",
+                RETRY_MILLISECONDS // 1000,
+            )
+
+    async def hold(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """`chunks`, counted as open from the first to the last (or the client leaving)."""
+        self._open += 1
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            self._open -= 1
 
 
 class DetailsAppended(msgspec.Struct, frozen=True):
@@ -122,18 +152,23 @@ async def _event_stream(events: AsyncIterator[JobEvent | None]) -> AsyncIterator
     responses={
         200: _stream_doc("The event stream."),
         400: _error("Last-Event-ID is not a whole number of 0 or more."),
+        503: _error("Too many open streams on this server; retry after `Retry-After`."),
     },
 )
 async def all_job_events(
     user: NamedDependency[User],
     watch_job_events: NamedDependency[WatchJobEvents],
+    stream_slots: NamedDependency[StreamSlots],
     last_event_id_header: LastEventIdHeader = None,
     last_event_id: LastEventIdQuery = None,
 ) -> Stream:
     events = await watch_job_events(
         user, job_id=None, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )
-    return Stream(_event_stream(events), media_type=EVENT_STREAM, headers=NO_BUFFERING)
+    stream_slots.check()
+    return Stream(
+        stream_slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING
+    )
 
 
 @get(
@@ -147,11 +182,13 @@ async def all_job_events(
         200: _stream_doc("The event stream of the job."),
         400: _error("Last-Event-ID is not a whole number of 0 or more."),
         404: _error("No such job of yours."),
+        503: _error("Too many open streams on this server; retry after `Retry-After`."),
     },
 )
 async def job_events(
     user: NamedDependency[User],
     watch_job_events: NamedDependency[WatchJobEvents],
+    stream_slots: NamedDependency[StreamSlots],
     job_id: FromPath[int],
     last_event_id_header: LastEventIdHeader = None,
     last_event_id: LastEventIdQuery = None,
@@ -159,7 +196,10 @@ async def job_events(
     events = await watch_job_events(
         user, job_id=job_id, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )
-    return Stream(_event_stream(events), media_type=EVENT_STREAM, headers=NO_BUFFERING)
+    stream_slots.check()
+    return Stream(
+        stream_slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING
+    )
 
 
 @get(
@@ -175,11 +215,13 @@ async def job_events(
         ),
         400: _error("follow is not true or false."),
         404: _error("No such job of yours."),
+        503: _error("follow: too many open streams on this server; retry later."),
     },
 )
 async def job_log(
     user: NamedDependency[User],
     read_job_log: NamedDependency[ReadJobLog],
+    stream_slots: NamedDependency[StreamSlots],
     job_id: FromPath[int],
     follow: Annotated[
         bool,
@@ -192,10 +234,14 @@ async def job_log(
 ) -> Stream:
     """Signed in by the `Authorization` header or by the sign-in cookie."""
     chunks = await read_job_log(user, job_id, follow=follow)
+    if follow:
+        stream_slots.check()
+        chunks = stream_slots.hold(chunks)
     return Stream(chunks, media_type="text/plain; charset=utf-8", headers=NO_BUFFERING)
 
 
 def router(container: Container) -> Router:
+    slots = StreamSlots(container.settings().live_streams_max)
     return Router(
         path="/jobs",
         tags=["jobs"],
@@ -204,5 +250,6 @@ def router(container: Container) -> Router:
         dependencies={
             "watch_job_events": provide(container.watch_job_events),
             "read_job_log": provide(container.read_job_log),
+            "stream_slots": Provide(lambda: slots, sync_to_thread=False),
         },
     )
