@@ -85,13 +85,15 @@ async def test_the_stream_of_one_job_ends_with_its_final_state() -> None:
     await UpdateJobStatus(uow)(job.id, JobState.FINISHED, None)
     await UpdateJobStatus(uow)(job.id, JobState.FINISHED, "a late detail")  # after the end
     watch = WatchJobEvents(uow, NeverWakes(), keepalive_seconds=0.01)
-    events = [event async for event in await watch(ALICE, job_id=job.id, last_event_id=0)]
-    assert [event.kind if event else None for event in events] == [
-        JobEventKind.CREATED,
-        JobEventKind.STATUS,
-    ]
-    resumed = await watch(ALICE, job_id=job.id, last_event_id=events[-1].id if events[-1] else 0)
-    assert [event async for event in resumed] == []
+    stream = await watch.of_job(ALICE, job.id, last_event_id=0)
+    assert stream is not None
+    events = [event async for event in stream if event is not None]
+    assert [event.kind for event in events] == [JobEventKind.CREATED, JobEventKind.STATUS]
+    resumed = await watch.of_job(ALICE, job.id, last_event_id=events[-1].id)
+    assert resumed is not None
+    late = [event async for event in resumed if event is not None]
+    assert [event.appended for event in late] == ["a late detail"]
+    assert await watch.of_job(ALICE, job.id, last_event_id=late[-1].id) is None, "no stream"
 
 
 async def test_the_stream_refuses_someone_elses_job_and_a_bad_last_id() -> None:
@@ -100,6 +102,6 @@ async def test_the_stream_refuses_someone_elses_job_and_a_bad_last_id() -> None:
     watch = WatchJobEvents(uow, NeverWakes(), keepalive_seconds=0.01)
     bob = User(id="bob", email="bob@example.org", groups=("users",))
     with pytest.raises(NotFound):
-        await watch(bob, job_id=job.id, last_event_id=0)
+        await watch.of_job(bob, job.id, last_event_id=0)
     with pytest.raises(InvalidInput):
-        await watch(ALICE, job_id=None, last_event_id=-1)
+        await watch.of_all_jobs(ALICE, last_event_id=-1)

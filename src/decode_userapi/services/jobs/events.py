@@ -10,15 +10,23 @@ from decode_userapi.services.jobs.queries import owned_job
 MAX_EVENT_ID = 2**63 - 1
 
 
+def _check(last_event_id: int) -> None:
+    if not 0 <= last_event_id <= MAX_EVENT_ID:
+        raise InvalidInput(
+            f"Last-Event-ID must be a whole number from 0 to {MAX_EVENT_ID}, not {last_event_id}."
+        )
+
+
 class WatchJobEvents:
     """A live stream of the caller's job events, of all their jobs or of one.
 
     Yields every event with an id above `last_event_id`, oldest first, then each new one
     as it is committed (by any server process), and None whenever `keepalive_seconds`
     pass without one (the caller sends a keep-alive then). The stream of one job ends
-    after the event of its final state, or at once when the job is already final and no
-    later event is left (also when the job is deleted meanwhile); the stream of all jobs
-    lasts until the caller stops reading. No database connection is held between reads.
+    after the event of its final state (or when the job is deleted meanwhile); for a job
+    already final with no event after `last_event_id` there is no stream at all (None:
+    a reconnecting client must be told to stop). The stream of all jobs lasts until the
+    caller stops reading. No database connection is held between reads.
 
     `NotFound` (before the stream starts) for a job that is missing or someone else's;
     `InvalidInput` for a negative or too large `last_event_id`.
@@ -29,17 +37,22 @@ class WatchJobEvents:
         self._feed = feed
         self._keepalive = keepalive_seconds
 
-    async def __call__(
-        self, user: User, *, job_id: int | None, last_event_id: int
+    async def of_all_jobs(
+        self, user: User, *, last_event_id: int
     ) -> AsyncIterator[JobEvent | None]:
-        if not 0 <= last_event_id <= MAX_EVENT_ID:
-            raise InvalidInput(
-                f"Last-Event-ID must be a whole number from 0 to {MAX_EVENT_ID}, "
-                f"not {last_event_id}."
-            )
-        if job_id is not None:
-            async with self._uow as uow:
-                await owned_job(uow, user, job_id)
+        _check(last_event_id)
+        return self._events(user, None, last_event_id)
+
+    async def of_job(
+        self, user: User, job_id: int, *, last_event_id: int
+    ) -> AsyncIterator[JobEvent | None] | None:
+        _check(last_event_id)
+        async with self._uow as uow:
+            job = await owned_job(uow, user, job_id)
+            if job.status.is_final and not await uow.events.after(
+                user.id, last_event_id, job_id=job_id
+            ):
+                return None
         return self._events(user, job_id, last_event_id)
 
     async def _events(

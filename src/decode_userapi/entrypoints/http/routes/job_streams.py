@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import msgspec
-from litestar import Router, get
+from litestar import Response, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, Parameter, QueryParameter
 from litestar.response import Stream
+from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from decode_userapi.domain.errors import InvalidInput, Overloaded
 from decode_userapi.domain.job_events import JobEvent, JobEventKind
@@ -162,8 +163,8 @@ async def all_job_events(
     last_event_id_header: LastEventIdHeader = None,
     last_event_id: LastEventIdQuery = None,
 ) -> Stream:
-    events = await watch_job_events(
-        user, job_id=None, last_event_id=_last_event_id(last_event_id_header, last_event_id)
+    events = await watch_job_events.of_all_jobs(
+        user, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )
     stream_slots.check()
     return Stream(
@@ -175,11 +176,12 @@ async def all_job_events(
     "/{job_id:int}/events",
     summary="Live events of one of your jobs (Server-Sent Events)",
     description=EVENTS_DESCRIPTION
-    + "\n\nEnds after the event of a final state, or at once when the job is already"
-    " final and no later event is left. 404 when the job does not exist or is someone"
-    " else's.",
+    + "\n\nEnds after the event of a final state. When the job is already final and no"
+    " later event is left the answer is 204, which tells an `EventSource` to stop"
+    " reconnecting. 404 when the job does not exist or is someone else's.",
     responses={
         200: _stream_doc("The event stream of the job."),
+        204: ResponseSpec(None, description="The job is final and no later event is left."),
         400: _error("Last-Event-ID is not a whole number of 0 or more."),
         404: _error("No such job of yours."),
         503: _error("Too many open streams on this server; retry after `Retry-After`."),
@@ -192,10 +194,12 @@ async def job_events(
     job_id: FromPath[int],
     last_event_id_header: LastEventIdHeader = None,
     last_event_id: LastEventIdQuery = None,
-) -> Stream:
-    events = await watch_job_events(
-        user, job_id=job_id, last_event_id=_last_event_id(last_event_id_header, last_event_id)
+) -> Stream | Response[None]:
+    events = await watch_job_events.of_job(
+        user, job_id, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )
+    if events is None:
+        return Response(None, status_code=HTTP_204_NO_CONTENT)
     stream_slots.check()
     return Stream(
         stream_slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING
