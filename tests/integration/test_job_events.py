@@ -2,6 +2,7 @@
 (`GET /jobs/{id}/log?follow=true`), read over real sockets from the app served by uvicorn."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -289,3 +290,22 @@ async def test_an_update_sent_to_one_server_process_reaches_a_stream_on_another(
             (running,) = await events(reader, 1)
             assert running.json()["status"] == "running"
             await response.aclose()
+
+
+def test_a_stopping_server_closes_its_live_streams_and_exits(tmp_path: Path) -> None:
+    """uvicorn waits for every response to complete before it exits; an event stream
+    never completes, so without closing it one open browser tab would hold the process."""
+    with running_server(tmp_path, SSE_KEEPALIVE_SECONDS="60") as server:
+        with (
+            httpx.Client(base_url=server.url, timeout=30) as client,
+            client.stream("GET", "/jobs/events", headers=server.headers) as stream,
+        ):
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 3000"
+            started = time.monotonic()
+            server.process.terminate()
+            with pytest.raises(httpx.RemoteProtocolError):  # cut, not ended: it reconnects
+                for _ in lines:
+                    pass
+        server.process.wait(timeout=15)
+        assert time.monotonic() - started < 15

@@ -11,10 +11,10 @@ follows together) leave that room: one more is refused with 503 and `Retry-After
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, Router, get
+from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, Parameter, QueryParameter
@@ -24,6 +24,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from decode_userapi.domain.errors import InvalidInput, Overloaded
 from decode_userapi.domain.job_events import JobEvent, JobEventKind
 from decode_userapi.domain.users import User
+from decode_userapi.entrypoints.connections import mark_live_stream
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
@@ -45,8 +46,10 @@ class StreamSlots:
         self._limit = limit
         self._open = 0
 
-    def check(self) -> None:
-        """Before the answer starts: `Overloaded` when every slot is taken."""
+    def check(self, request: Request[Any, Any, Any]) -> None:
+        """Before the answer starts: `Overloaded` when every slot is taken. Marks the
+        request as a live stream, which the server closes when it stops."""
+        mark_live_stream(request.scope)
         if self._open >= self._limit:
             raise Overloaded(
                 f"This server already streams to {self._limit} clients; try again shortly.",
@@ -157,6 +160,7 @@ async def _event_stream(events: AsyncIterator[JobEvent | None]) -> AsyncIterator
     },
 )
 async def all_job_events(
+    request: Request[Any, Any, Any],
     user: NamedDependency[User],
     watch_job_events: NamedDependency[WatchJobEvents],
     stream_slots: NamedDependency[StreamSlots],
@@ -166,7 +170,7 @@ async def all_job_events(
     events = await watch_job_events.of_all_jobs(
         user, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )
-    stream_slots.check()
+    stream_slots.check(request)
     return Stream(
         stream_slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING
     )
@@ -188,6 +192,7 @@ async def all_job_events(
     },
 )
 async def job_events(
+    request: Request[Any, Any, Any],
     user: NamedDependency[User],
     watch_job_events: NamedDependency[WatchJobEvents],
     stream_slots: NamedDependency[StreamSlots],
@@ -200,7 +205,7 @@ async def job_events(
     )
     if events is None:
         return Response(None, status_code=HTTP_204_NO_CONTENT)
-    stream_slots.check()
+    stream_slots.check(request)
     return Stream(
         stream_slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING
     )
@@ -223,6 +228,7 @@ async def job_events(
     },
 )
 async def job_log(
+    request: Request[Any, Any, Any],
     user: NamedDependency[User],
     read_job_log: NamedDependency[ReadJobLog],
     stream_slots: NamedDependency[StreamSlots],
@@ -239,7 +245,7 @@ async def job_log(
     """Signed in by the `Authorization` header or by the sign-in cookie."""
     chunks = await read_job_log(user, job_id, follow=follow)
     if follow:
-        stream_slots.check()
+        stream_slots.check(request)
         chunks = stream_slots.hold(chunks)
     return Stream(chunks, media_type="text/plain; charset=utf-8", headers=NO_BUFFERING)
 
