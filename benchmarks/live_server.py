@@ -44,9 +44,10 @@ def _free_port() -> int:
 @contextmanager
 def running_server(folder: Path, *, serve_args: Sequence[str] = (), **env: str) -> Iterator[Server]:
     """Start `python -m decode_userapi serve` in `folder` (so no stray `.env` is read),
-    sign a user up, and stop the server when the block ends, also on error. `serve_args`
-    are added to the command line (e.g. `--workers 2`); `env` adds or overrides
-    environment variables of the server."""
+    sign a user up (a second server on the database of a first only signs in), and stop
+    the server when the block ends, also on error. `serve_args` are added to the command
+    line (e.g. `--workers 2`); `env` adds or overrides environment variables of the
+    server."""
     data_root = folder / "user_data"
     port = _free_port()
     environ = {
@@ -99,12 +100,18 @@ def _sign_up(url: str, folder: Path, environ: dict[str, str]) -> dict[str, str]:
     (`decode-userapi user groups EMAIL --add users`), sign in through `POST /token`."""
     form = {"username": "live@example.org", "password": "Live-server-2026"}
     created = httpx.post(f"{url}/user", data=form)
+    if created.status_code == 409:  # signed up through another server on this database
+        return _sign_in(url, form)
     if created.status_code != 201:
         raise RuntimeError(f"sign-up failed: {created.status_code} {created.text}")
     approve = [sys.executable, "-m", "decode_userapi", "user", "groups", form["username"]]
     subprocess.run(
         [*approve, "--add", "users"], cwd=folder, env=environ, check=True, stdout=subprocess.DEVNULL
     )
+    return _sign_in(url, form)
+
+
+def _sign_in(url: str, form: dict[str, str]) -> dict[str, str]:
     token = httpx.post(f"{url}/token", data=form)
     if token.status_code != 201:
         raise RuntimeError(f"sign-in failed: {token.status_code} {token.text}")

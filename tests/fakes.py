@@ -15,6 +15,7 @@ from decode_userapi.domain.errors import (
     UpstreamUnavailable,
 )
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import Job, JobState
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.ports.worker_gateway import QueuedJob
@@ -142,17 +143,38 @@ class FakeJobRepository:
         self.jobs.pop(job_id, None)
 
 
+class FakeJobEventLog:
+    def __init__(self, committed: list[JobEvent]) -> None:
+        self.events = list(committed)
+
+    async def record(self, event: JobEvent) -> None:
+        self.events.append(msgspec.structs.replace(event, id=len(self.events) + 1))
+
+    async def after(
+        self, user_id: str, last_id: int, *, job_id: int | None = None
+    ) -> list[JobEvent]:
+        return [
+            event
+            for event in self.events
+            if event.user_id == user_id and event.id > last_id and job_id in (None, event.job_id)
+        ]
+
+
 class FakeUnitOfWork:
-    """Keeps jobs in `committed` only when `commit()` is called."""
+    """Keeps jobs in `committed` (and events in `committed_events`) only when `commit()`
+    is called."""
 
     jobs: FakeJobRepository
+    events: FakeJobEventLog
 
     def __init__(self) -> None:
         self.committed: dict[int, Job] = {}
+        self.committed_events: list[JobEvent] = []
         self._next_id = [0]
 
     async def __aenter__(self) -> Self:
         self.jobs = FakeJobRepository(self.committed, self._next_id)
+        self.events = FakeJobEventLog(self.committed_events)
         return self
 
     async def __aexit__(
@@ -165,9 +187,11 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self.committed = dict(self.jobs.jobs)
+        self.committed_events = list(self.events.events)
 
     async def rollback(self) -> None:
         self.jobs = FakeJobRepository(self.committed, self._next_id)
+        self.events = FakeJobEventLog(self.committed_events)
 
 
 class FakeCatalog:

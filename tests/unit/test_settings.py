@@ -149,3 +149,15 @@ def test_operations_settings() -> None:
     for name, value in [("LOG_LEVEL", "loud"), ("LOG_FORMAT", "xml"), ("WORKERS", "0")]:
         with pytest.raises(SettingsError, match=name):
             load_settings({name: value}, env_file=None)
+
+
+def test_live_stream_settings() -> None:
+    default = load()
+    assert (default.sse_keepalive_seconds, default.job_log_poll_seconds) == (15.0, 2.0)
+    assert default.live_streams_max == 200
+    chosen = load(SSE_KEEPALIVE_SECONDS="0.5", JOB_LOG_POLL_SECONDS="3", LIVE_STREAMS_MAX="7")
+    assert (chosen.sse_keepalive_seconds, chosen.job_log_poll_seconds) == (0.5, 3.0)
+    assert chosen.live_streams_max == 7
+    for value in ("0", "-1", "soon", "inf", "nan"):
+        with pytest.raises(SettingsError, match="SSE_KEEPALIVE_SECONDS"):
+            load(SSE_KEEPALIVE_SECONDS=value)

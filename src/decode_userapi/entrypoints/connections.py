@@ -11,7 +11,11 @@ protocol adds what is missing:
   closed (the app sees the client disconnect); a body the app is slow to read is not;
 - a cap on open connections: above it, the connections idle longest (no request in
   progress, waiting for headers included) are closed to make room, and a newcomer is
-  refused only when every connection is busy with a request.
+  refused only when every connection is busy with a request;
+- at shutdown, live streams (marked by `mark_live_stream`) are closed at once: uvicorn
+  waits for every response to complete, and a stream of events has no end of its own, so
+  one open browser tab would hold the process for ever. Their clients reconnect (to
+  another replica) and resume; other responses (downloads) still complete.
 """
 
 import asyncio
@@ -20,6 +24,13 @@ from typing import Any
 
 import msgspec
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+LIVE_STREAM = "decode_userapi.live_stream"
+
+
+def mark_live_stream(scope: Any) -> None:
+    """Marks the request of `scope` (its ASGI scope) as a live stream: closed at shutdown."""
+    scope.setdefault("state", {})[LIVE_STREAM] = True
 
 
 class ConnectionLimits(msgspec.Struct, frozen=True):
@@ -57,6 +68,14 @@ class GuardedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         self._idle_since = time.monotonic()
         super().on_response_complete()
+
+    def shutdown(self) -> None:
+        cycle = self.cycle
+        streaming = cycle is not None and not cycle.response_complete
+        if streaming and cycle.scope.get("state", {}).get(LIVE_STREAM):
+            self.transport.close()
+            return
+        super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()

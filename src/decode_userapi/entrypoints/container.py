@@ -11,10 +11,13 @@ from decode_userapi.adapters.identity.cognito import CognitoIdentityProvider
 from decode_userapi.adapters.identity.local import LocalIdentityProvider
 from decode_userapi.adapters.identity.password_hash import HashingPool
 from decode_userapi.adapters.identity.signing_key import load_or_create_signing_key
+from decode_userapi.adapters.job_events.local import InProcessJobEventFeed
+from decode_userapi.adapters.job_events.postgres import PostgresJobEventFeed
 from decode_userapi.adapters.notifier.log import LogNotifier
 from decode_userapi.adapters.notifier.mailjet import MailjetNotifier
 from decode_userapi.adapters.persistence.database import (
     DatabaseProbe,
+    backend_name,
     create_engine,
     create_session_factory,
 )
@@ -41,6 +44,8 @@ from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 from decode_userapi.services.jobs.applications import ListApplications
 from decode_userapi.services.jobs.delete import DeleteJob
+from decode_userapi.services.jobs.events import WatchJobEvents
+from decode_userapi.services.jobs.logs import ReadJobLog
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.queries import GetJob, ListJobs
 from decode_userapi.services.jobs.status import UpdateJobStatus
@@ -141,7 +146,12 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Jobs
-    unit_of_work = providers.Factory(SqlaUnitOfWork, session_factory)
+    job_event_feed = providers.Selector(
+        providers.Callable(backend_name, settings.provided.database_url),
+        sqlite=providers.Singleton(InProcessJobEventFeed),
+        postgresql=providers.Singleton(PostgresJobEventFeed, settings.provided.database_url),
+    )
+    unit_of_work = providers.Factory(SqlaUnitOfWork, session_factory, job_event_feed)
     registry_check_interval = providers.Object(2.0)
     application_catalog = providers.Singleton(
         YamlApplicationCatalog,
@@ -185,6 +195,15 @@ class Container(containers.DeclarativeContainer):
     )
     delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage)
     update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
+    watch_job_events = providers.Factory(
+        WatchJobEvents,
+        unit_of_work,
+        job_event_feed,
+        keepalive_seconds=settings.provided.sse_keepalive_seconds,
+    )
+    read_job_log = providers.Factory(
+        ReadJobLog, unit_of_work, file_storage, poll_seconds=settings.provided.job_log_poll_seconds
+    )
     notify_job_ended = providers.Factory(
         NotifyJobEnded, notifier, retry_delays=notification_retry_delays
     )

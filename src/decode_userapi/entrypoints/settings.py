@@ -43,6 +43,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """An idle connection between requests is closed after this."""
     http_max_connections: int = 500
     """Open connections per process; above it the longest idle ones are closed."""
+    sse_keepalive_seconds: float = 15.0
+    """`SSE_KEEPALIVE_SECONDS`: an event stream with nothing to say sends a comment this
+    often (so proxies keep it open) and reads the events table again."""
+    live_streams_max: int = 200
+    """`LIVE_STREAMS_MAX`: open event streams and log follows per process; keep it well
+    below `HTTP_MAX_CONNECTIONS`, since an open stream is never closed to make room."""
+    job_log_poll_seconds: float = 2.0
+    """`JOB_LOG_POLL_SECONDS`: how often `GET /jobs/{id}/log?follow=true` looks for new
+    log bytes in the storage."""
     public_url: str | None = None
     """`PUBLIC_URL`: this API's address as clients reach it (`https://api.example.org`);
     the base of the URLs `/files/.../url` answers. None: taken from the request."""
@@ -179,6 +188,19 @@ class _Reader:
             raise SettingsError(f"{name} must be a whole number, not {value!r}.") from None
         if number < minimum:
             raise SettingsError(f"{name} must be at least {minimum}, not {number}.")
+        return number
+
+    def seconds(self, name: str, default: float) -> float:
+        """A duration above 0, in seconds (fractions allowed)."""
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number of seconds, not {value!r}.") from None
+        if not 0 < number < float("inf"):
+            raise SettingsError(f"{name} must be a number of seconds above 0, not {value!r}.")
         return number
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
@@ -327,6 +349,9 @@ def _parse(env: _Reader) -> Settings:
         http_max_connections=env.integer(
             "HTTP_MAX_CONNECTIONS", defaults.http_max_connections, minimum=1
         ),
+        sse_keepalive_seconds=env.seconds("SSE_KEEPALIVE_SECONDS", defaults.sse_keepalive_seconds),
+        live_streams_max=env.integer("LIVE_STREAMS_MAX", defaults.live_streams_max, minimum=1),
+        job_log_poll_seconds=env.seconds("JOB_LOG_POLL_SECONDS", defaults.job_log_poll_seconds),
         public_url=public_url(env.text("PUBLIC_URL")),
         allowed_hosts=host_names(env.text("ALLOWED_HOSTS"), defaults.allowed_hosts),
         frontend_urls=frontend_origins(env.text("FRONTEND_URL"), cognito=pool_id is not None),

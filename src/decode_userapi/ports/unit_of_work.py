@@ -3,11 +3,12 @@
 from types import TracebackType
 from typing import Protocol, Self
 
+from decode_userapi.ports.job_events import JobEventLog
 from decode_userapi.ports.job_repository import JobRepository
 
 
 class UnitOfWork(Protocol):
-    """`async with uow:` opens a transaction; `uow.jobs` works inside it.
+    """`async with uow:` opens a transaction; `uow.jobs` and `uow.events` work inside it.
 
     Nothing is kept unless `commit()` is called; leaving the block without committing
     (or with an exception) rolls everything back.
@@ -16,6 +17,11 @@ class UnitOfWork(Protocol):
     @property
     def jobs(self) -> JobRepository:
         """The jobs, as this unit of work sees them."""
+        ...
+
+    @property
+    def events(self) -> JobEventLog:
+        """The job events, recorded with the changes they describe."""
         ...
 
     async def __aenter__(self) -> Self: ...

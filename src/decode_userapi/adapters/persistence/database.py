@@ -43,6 +43,11 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     )
 
 
+def backend_name(url: str) -> str:
+    """`sqlite` or `postgresql`."""
+    return make_url(url).get_backend_name()
+
+
 def _create_private_file(path: Path) -> None:
     """The database's folder (0700 when created here) and an empty database file readable
     by its owner only (0600); SQLite gives its `-wal` and `-shm` files the same mode."""

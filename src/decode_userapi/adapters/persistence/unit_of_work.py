@@ -8,21 +8,29 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from decode_userapi.adapters.persistence.job_events import SqlaJobEventLog
 from decode_userapi.adapters.persistence.jobs import SqlaJobRepository
+from decode_userapi.ports.job_events import JobEventFeed
 
 
 class SqlaUnitOfWork:
-    """One session and transaction per `async with`."""
+    """One session and transaction per `async with`. After a commit that recorded job
+    events, `feed` wakes this process's readers of them."""
 
     jobs: SqlaJobRepository
+    events: SqlaJobEventLog
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], feed: JobEventFeed
+    ) -> None:
         self._session_factory = session_factory
+        self._feed = feed
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
         self.jobs = SqlaJobRepository(self._session)
+        self.events = SqlaJobEventLog(self._session)
         return self
 
     async def __aexit__(
@@ -43,6 +51,10 @@ class SqlaUnitOfWork:
 
     async def commit(self) -> None:
         await self._active().commit()
+        recorded, self.events.recorded_for = self.events.recorded_for, set()
+        if recorded:
+            self._feed.committed(recorded)
 
     async def rollback(self) -> None:
         await self._active().rollback()
+        self.events.recorded_for = set()

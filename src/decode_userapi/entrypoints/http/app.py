@@ -19,7 +19,14 @@ from decode_userapi.entrypoints.http.json_body import require_json_body
 from decode_userapi.entrypoints.http.json_request import JsonSafeRequest
 from decode_userapi.entrypoints.http.observe import metrics_endpoint, observe
 from decode_userapi.entrypoints.http.origins import Origins
-from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
+from decode_userapi.entrypoints.http.routes import (
+    auth,
+    files,
+    general,
+    internal,
+    job_streams,
+    jobs,
+)
 from decode_userapi.entrypoints.metrics import exposition_registry
 
 log = logging.getLogger(__name__)
@@ -49,12 +56,14 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
 
     async def close_resources() -> None:
         await container.worker_gateway().aclose()
+        await container.job_event_feed().aclose()
         await container.engine().dispose()
 
     handlers: list[ControllerRouterHandler] = [
         general.router(container),
         auth.router(container),
         jobs.router(container),
+        job_streams.router(container),
         internal.router(container),
         files.router(container),
         openapi_json,

@@ -2,6 +2,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from decode_userapi.domain.errors import NotFound
+from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import Job, JobState
 from decode_userapi.ports.unit_of_work import UnitOfWork
 
@@ -20,6 +21,8 @@ class UpdateJobStatus:
     Applies the domain state machine (`domain.jobs.next_state`): repeated, backward or
     late updates change nothing and still succeed. Runtime details are appended on a new
     line. `NotFound` for an unknown job id (the worker then treats the job as cancelled).
+    A change of state, or details appended without one, is recorded as a job event in the
+    same transaction.
     The caller notifies the owner of `StatusUpdate.ended` once the update is committed.
     """
 
@@ -36,7 +39,11 @@ class UpdateJobStatus:
             job = await uow.jobs.get(job_id, for_update=True)
             if job is None:
                 raise NotFound(f"Job {job_id} does not exist.")
+            before = job.status
             ended = job.report(reported, runtime_details, self._clock())
             await uow.jobs.update(job)
+            event = JobEvent.of_update(before, job, runtime_details)
+            if event is not None:
+                await uow.events.record(event)
             await uow.commit()
         return StatusUpdate(job.status, job if ended else None)

@@ -7,6 +7,7 @@ import msgspec
 from decode_userapi.domain.applications import EntrypointConfig
 from decode_userapi.domain.errors import AlreadyExists, InvalidInput
 from decode_userapi.domain.files import EntryKind, FileRef
+from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import (
     RESULT_KINDS,
     Environment,
@@ -109,6 +110,7 @@ class SubmitJob:
     no database connection. Meanwhile the job is listed like any queued job. When the
     worker-facing API is down (`UpstreamUnavailable`) or refuses the job
     (`UpstreamRejected`) the job is deleted again: no job is kept, and the name is free.
+    Its `created` event is recorded with the job (and deleted with it).
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class SubmitJob:
         await self._refuse_taken_result_folders(space, job)
         async with self._uow as uow:
             job = await uow.jobs.add(job)
+            await uow.events.record(JobEvent.created(job))
             await uow.commit()
         try:
             await self._gateway.enqueue(self._queued(job, entry, files_down, space))

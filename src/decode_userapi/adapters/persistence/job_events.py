@@ -1,0 +1,108 @@
+"""Job events in SQL (`job_events`), and the wake-up of readers when new ones commit.
+
+Ids come from the table's autoincrement, which hands them out at insert time, not at
+commit: two transactions of one user could commit out of id order, and a reader that
+saw the later id would skip the earlier one for ever. On PostgreSQL the recording
+transaction therefore takes a per-user advisory lock (held until it ends) before it takes
+an id, so a user's events commit in id order; SQLite has one writer at a time anyway.
+On PostgreSQL the same transaction sends `pg_notify('job_events', <user id>)`, which is
+delivered to every listening server process on commit only.
+"""
+
+from datetime import UTC, datetime
+from typing import cast
+
+import msgspec
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from decode_userapi.adapters.persistence.orm import Base
+from decode_userapi.domain.job_events import JobEvent
+from decode_userapi.ports.job_events import MAX_EVENTS_PER_READ
+
+CHANNEL = "job_events"
+"""The PostgreSQL notification channel; the payload is the user id."""
+_LOCK_CLASS = 0x6A6F6265
+"""First key of the per-user advisory lock (`pg_advisory_xact_lock(class, hashtext(user))`)."""
+
+
+class JobEventRow(Base):
+    __tablename__ = "job_events"
+    __table_args__ = (
+        Index("ix_job_events_user_id_id", "user_id", "id"),
+        Index("ix_job_events_job_id_id", "job_id", "id"),
+        # AUTOINCREMENT: SQLite never hands out the id of a deleted event again, so a
+        # reader that resumes after it cannot miss a newer event with a reused id.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(255))
+    job_id: Mapped[int] = mapped_column(Integer, ForeignKey("jobs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    """The event as JSON (`JobEvent`, its id left out)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+_EVENTS = cast(Table, JobEventRow.__table__)
+_decoder = msgspec.json.Decoder(JobEvent)
+
+
+class SqlaJobEventLog:
+    """The job events of one unit of work; remembers whose events it recorded, so the
+    unit of work can wake this process's readers after the commit."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self.recorded_for: set[str] = set()
+
+    async def record(self, event: JobEvent) -> None:
+        on_postgres = self._session.get_bind().dialect.name == "postgresql"
+        if on_postgres and event.user_id not in self.recorded_for:
+            await self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:user_id))"),
+                {"lock_class": _LOCK_CLASS, "user_id": event.user_id},
+            )
+        await self._session.execute(
+            _EVENTS.insert().values(
+                user_id=event.user_id,
+                job_id=event.job_id,
+                kind=event.kind.value,
+                payload=msgspec.json.encode(event).decode(),
+                created_at=datetime.now(UTC),
+            )
+        )
+        if on_postgres:
+            await self._session.execute(
+                text("SELECT pg_notify(:channel, :user_id)"),
+                {"channel": CHANNEL, "user_id": event.user_id},
+            )
+        self.recorded_for.add(event.user_id)
+
+    async def after(
+        self, user_id: str, last_id: int, *, job_id: int | None = None
+    ) -> list[JobEvent]:
+        query = select(_EVENTS.c.id, _EVENTS.c.payload).where(_EVENTS.c.user_id == user_id)
+        if job_id is not None:
+            query = query.where(_EVENTS.c.job_id == job_id)
+        query = (
+            query.where(_EVENTS.c.id > last_id).order_by(_EVENTS.c.id).limit(MAX_EVENTS_PER_READ)
+        )
+        rows = (await self._session.execute(query)).all()
+        return [msgspec.structs.replace(_decoder.decode(row.payload), id=row.id) for row in rows]

@@ -1,0 +1,49 @@
+"""Job events: what the live streams of jobs send (`GET /jobs/events`).
+
+Revision ID: 0006_job_events
+Revises: 0004_job_name_length
+Create Date: 2026-11-25
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006_job_events"
+down_revision: str | None = "0004_job_name_length"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "job_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.Identity(),
+            nullable=False,
+        ),
+        sa.Column("user_id", sa.String(length=255), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"],
+            ["jobs.id"],
+            name=op.f("fk_job_events_job_id_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_events")),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_job_events_user_id_id", "job_events", ["user_id", "id"])
+    op.create_index("ix_job_events_job_id_id", "job_events", ["job_id", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_job_events_job_id_id", table_name="job_events")
+    op.drop_index("ix_job_events_user_id_id", table_name="job_events")
+    op.drop_table("job_events")
