@@ -39,7 +39,9 @@ def cli_environment(settings: Settings, **extra: str) -> dict[str, str]:
     return environment
 
 
-def cli(settings: Settings, cwd: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    settings: Settings, cwd: Path, *args: str, **extra: str
+) -> subprocess.CompletedProcess[str]:
     """Runs the command to its end (from `cwd`, where no `.env` is)."""
     return subprocess.run(
         [sys.executable, "-m", "decode_userapi", *args],

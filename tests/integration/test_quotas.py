@@ -81,9 +81,7 @@ async def post_without_length(
     return await client.send(request)
 
 
-def slow_chunked_form(
-    name: str, parts: list[bytes]
-) -> tuple[dict[str, str], AsyncIterator[bytes]]:
+def slow_chunked_form(name: str, parts: list[bytes]) -> tuple[dict[str, str], AsyncIterator[bytes]]:
     """A form with no `Content-Length`, sent to a real server a chunk every 10 ms."""
     headers, chunks = form_parts(name, parts)
 
@@ -232,6 +230,12 @@ async def test_an_operator_sets_shows_and_resets_a_users_quota(
     assert "'5 apples' is not a size" in bad.stderr
 
 
+def write_beside_the_api(root: Path, path: str, size: int) -> None:
+    """Writes into the one user space under `root` as a worker would."""
+    [space] = [folder for folder in root.iterdir() if not folder.name.startswith(".")]
+    (space / path).write_bytes(b"d" * size)
+
+
 async def test_recompute_counts_files_that_did_not_pass_through_the_api(
     client: Client, alice: dict[str, str], settings: Settings, tmp_path: Path
 ) -> None:
@@ -244,8 +248,7 @@ async def test_recompute_counts_files_that_did_not_pass_through_the_api(
             )
         assert sent.status_code in (200, 204), sent.text
     else:  # a worker writing results into the shared folder
-        [space] = [p for p in Path(settings.user_data_root_path).iterdir() if p.name[0] != "."]
-        (space / "config" / "direct.bin").write_bytes(b"d" * 250)
+        write_beside_the_api(Path(settings.user_data_root_path), "config/direct.bin", 250)
     assert (await usage(client, alice))["usage"]["bytes"] == 100
     recounted = cli(settings, tmp_path, "user", "usage", "--recompute", "alice@example.org")
     assert recounted.returncode == 0, recounted.stderr

@@ -15,6 +15,7 @@ from importlib.metadata import version
 from typing import Any, TypeVar
 
 import uvicorn
+from dependency_injector import providers
 from dotenv import load_dotenv
 from prometheus_client import start_http_server
 from sqlalchemy.exc import DBAPIError
@@ -31,6 +32,7 @@ from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.logs import configure_logging, secrets_of, settings_summary
 from decode_userapi.entrypoints.metrics import MULTIPROCESS_DIR, exposition_registry
 from decode_userapi.entrypoints.settings import Settings, SettingsError, load_settings
+from decode_userapi.services.retention import CleanupSummary
 from decode_userapi.services.usage import UsageReport, user_named
 
 log = logging.getLogger("decode_userapi")
@@ -288,7 +290,13 @@ def show_usage(args: argparse.Namespace) -> None:
 
 
 def cleanup(args: argparse.Namespace) -> None:
-    summary = _on_accounts(lambda c: c.cleanup()(dry_run=args.dry_run), quiet=False)
+    async def run(container: Container) -> CleanupSummary:
+        # The cleanup's own sweep of the staging folder logs what it removes (and a dry
+        # run removes nothing): the storage does not clean it silently when it opens.
+        container.staging_cleaned_at_open.override(providers.Object(False))
+        return await container.cleanup()(dry_run=args.dry_run)
+
+    summary = _on_accounts(run, quiet=False)
     verb = "would remove" if summary.dry_run else "removed"
     counted = []
     for kind in ("job", "staged upload", "expired upload", "upload reservation"):

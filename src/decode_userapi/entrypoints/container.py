@@ -111,9 +111,16 @@ class Container(containers.DeclarativeContainer):
     delete_user = providers.Factory(DeleteUser, identity_provider)
     set_password = providers.Factory(SetPassword, identity_provider)
 
+    staging_cleaned_at_open = providers.Object(True)
+    """Local storage removes what crashed uploads left when it opens (not in `cleanup`,
+    whose sweep of the staging folder logs each removal)."""
     file_storage = providers.Selector(
         settings.provided.filesystem,
-        local=providers.Singleton(LocalFileStorage, root=settings.provided.user_data_root_path),
+        local=providers.Singleton(
+            LocalFileStorage,
+            root=settings.provided.user_data_root_path,
+            clean_staging=staging_cleaned_at_open,
+        ),
         s3=providers.Singleton(
             S3FileStorage,
             bucket=settings.provided.s3_bucket,

@@ -149,13 +149,16 @@ class LocalStagingSweeper:
 
 
 class LocalFileStorage:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, clean_staging: bool = True) -> None:
+        """`clean_staging`: remove what crashed uploads left in the staging folder (off
+        for a `cleanup --dry-run`, which must remove nothing)."""
         self._root = Path(root).resolve()
         self._root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         (self._root / STAGING).mkdir(mode=STAGING_MODE, exist_ok=True)
         self._store = LocalStore(self._root)
         self._host = _host_name()
-        self._clean_staging()
+        if clean_staging:
+            self._clean_staging()
 
     def _clean_staging(self) -> None:
         """Remove staged files a crashed process left: see the module's docstring."""
