@@ -298,11 +298,11 @@ def cleanup(args: argparse.Namespace) -> None:
 
     summary = _on_accounts(run, quiet=False)
     verb = "would remove" if summary.dry_run else "removed"
+    kinds = dict.fromkeys(["job", *(removal.kind for removal in summary.removals)])
     counted = []
-    for kind in ("job", "staged upload", "expired upload", "upload reservation"):
+    for kind in kinds:  # jobs first, then each kind of removal in the order met
         count, freed = summary.count(kind)
-        if count or kind == "job":
-            counted.append(f"{count} {kind}(s) ({human_size(freed)})")
+        counted.append(f"{count} {kind}(s) ({human_size(freed)})")
     print(
         f"decode-userapi cleanup: {verb} {', '.join(counted)}; usage of "
         f"{summary.users_recounted} user(s) recounted, {summary.usage_corrected} "
