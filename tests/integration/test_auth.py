@@ -61,7 +61,12 @@ async def test_register_token_and_describe_user(client: Client) -> None:
     assert body["expires_in"] == 3600
     me = await client.get("/user", headers=bearer(body["id_token"]))
     assert me.status_code == 200
-    assert me.json() == {"email": "alice@example.org", "groups": ["users"]}
+    assert me.json() == {
+        "email": "alice@example.org",
+        "groups": ["users"],
+        "usage": {"bytes": 0, "files": 0, "running_jobs": 0},
+        "limits": {"bytes": None, "files": None, "running_jobs": None},
+    }
 
 
 async def test_token_carries_cognito_claims(client: Client, settings: Settings) -> None:
@@ -224,7 +229,10 @@ async def test_headers_for_gives_a_confirmed_user(client: Client, headers_for: H
     first = await headers_for("heidi")
     assert await headers_for("heidi") == first
     me = await client.get("/user", headers=first)
-    assert me.json() == {"email": "heidi@example.org", "groups": ["users"]}
+    assert {key: me.json()[key] for key in ("email", "groups")} == {
+        "email": "heidi@example.org",
+        "groups": ["users"],
+    }
 
 
 async def test_access_info_tells_how_to_sign_in(client: Client, settings: Settings) -> None:

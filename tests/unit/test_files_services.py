@@ -11,9 +11,10 @@ from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
+from decode_userapi.services.files.quota import StorageQuota
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
-from tests.fakes import InMemoryFileStorage
+from tests.fakes import FakeUsageLedger, InMemoryFileStorage
 
 ALICE = User(id="alice-id", email="alice@example.org", groups=("users",))
 API_REQUEST = HttpRequestSpec("get", "http://api/files/x/download")
@@ -39,7 +40,9 @@ def spaces(storage: InMemoryFileStorage) -> UserSpaces:
 
 
 async def upload(spaces: UserSpaces, folder: str, name: str, content: bytes = b"data") -> None:
-    await UploadFile(spaces, max_bytes=100)(ALICE, ref(folder), name, chunks(content))
+    await UploadFile(spaces, StorageQuota(FakeUsageLedger()), max_bytes=100)(
+        ALICE, ref(folder), name, chunks(content)
+    )
 
 
 async def listing(spaces: UserSpaces, path: str = "", *, show_dirs: bool = True) -> list[str]:
@@ -141,10 +144,14 @@ async def test_urls_prefer_the_storage_and_fall_back_to_the_api(spaces: UserSpac
     file_url = await GetDownloadUrl(spaces)(ALICE, ref("data/run/a.txt"), API_REQUEST)
     assert file_url.url == "https://storage.example/alice-id/data/run/a.txt"
     assert await GetDownloadUrl(spaces)(ALICE, ref("data/run"), API_REQUEST) == API_REQUEST
-    upload_url = await GetUploadUrl(spaces, max_bytes=10)(ALICE, ref("data/run"), API_REQUEST)
+    upload_url = await GetUploadUrl(spaces, StorageQuota(FakeUsageLedger()), max_bytes=10)(
+        ALICE, ref("data/run"), API_REQUEST
+    )
     assert upload_url.data == {"key": "alice-id/data/run/"}
     with pytest.raises(InvalidInput):
-        await GetUploadUrl(spaces, max_bytes=10)(ALICE, ref("output"), API_REQUEST)
+        await GetUploadUrl(spaces, StorageQuota(FakeUsageLedger()), max_bytes=10)(
+            ALICE, ref("output"), API_REQUEST
+        )
 
 
 async def test_rename_moves_a_file_and_creates_parents(spaces: UserSpaces) -> None:
@@ -193,7 +200,7 @@ async def test_an_empty_folder_can_be_renamed(spaces: UserSpaces) -> None:
 async def test_delete_is_idempotent_and_keeps_predefined_folders(spaces: UserSpaces) -> None:
     await upload(spaces, "data/run", "a.txt")
     await upload(spaces, "config", "c.yaml")
-    delete = DeleteFile(spaces)
+    delete = DeleteFile(spaces, FakeUsageLedger())
     await delete(ALICE, ref("data/run/a.txt"))
     await delete(ALICE, ref("data/run/a.txt"))
     assert await listing(spaces, "data") == ["data/run/"]

@@ -80,11 +80,45 @@ def test_arn_secrets_are_fetched() -> None:
         ({"APPLICATION_CONFIG_FILE": "s3:///registry.yaml"}, "APPLICATION_CONFIG_FILE"),
         ({"APPLICATION_CONFIG_FILE": "s3://bucket/folder/"}, "APPLICATION_CONFIG_FILE"),
         ({"INTERNAL_API_KEY_SECRET": "arn:aws:secretsmanager:x"}, "INTERNAL_API_KEY_SECRET"),
+        ({"QUOTA_BYTES": "500 apples"}, "QUOTA_BYTES"),
+        ({"QUOTA_BYTES": "-5G"}, "QUOTA_BYTES"),
+        ({"MAX_UPLOAD_BYTES": "ten GiB"}, "MAX_UPLOAD_BYTES"),
+        ({"QUOTA_FILES": "many"}, "QUOTA_FILES"),
+        ({"QUOTA_RUNNING_JOBS": "-1"}, "QUOTA_RUNNING_JOBS"),
+        ({"JOB_RETENTION_DAYS": "a month"}, "JOB_RETENTION_DAYS"),
+        ({"CLEANUP_INTERVAL_SECONDS": "0"}, "CLEANUP_INTERVAL_SECONDS"),
     ],
 )
 def test_invalid_combinations_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         load_settings(env, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("written", "size"),
+    [
+        ("123", 123),
+        ("500G", 500 * 1000**3),
+        ("500GB", 500 * 1000**3),
+        ("10GiB", 10 * 1024**3),
+        ("1.5T", 1_500_000_000_000),
+        ("64 MiB", 64 * 1024**2),
+        ("2k", 2000),
+    ],
+)
+def test_sizes_take_decimal_and_binary_units(written: str, size: int) -> None:
+    settings = load(QUOTA_BYTES=written, MAX_UPLOAD_BYTES=written)
+    assert (settings.quota_bytes, settings.max_upload_bytes) == (size, size)
+
+
+def test_quotas_and_retention_are_off_by_default() -> None:
+    settings = load()
+    assert (settings.quota_bytes, settings.quota_files, settings.quota_running_jobs) == (
+        None,
+        None,
+        None,
+    )
+    assert (settings.job_retention_days, settings.cleanup_interval_seconds) == (None, None)
 
 
 def test_auth_flag_controls_sign_in_routes() -> None:

@@ -18,7 +18,7 @@ from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
 from decode_userapi.domain.users import User
 from decode_userapi.ports.worker_gateway import QueuedJob
 from decode_userapi.services.jobs.submit import NewJob, SubmitJob
-from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
+from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeUsageLedger, FakeWorkerGateway
 from tests.registry_examples import registry_document
 
 ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
@@ -42,6 +42,7 @@ class World:
             FakeCatalog(ApplicationRegistry.parse(registry_document())),
             self.storage,
             self.gateway,
+            FakeUsageLedger(),
             clock=lambda: NOW,
         )
 
@@ -161,6 +162,7 @@ async def test_the_worker_hears_only_of_a_committed_job(world: World) -> None:
         FakeCatalog(ApplicationRegistry.parse(registry_document())),
         world.storage,
         Watching(),
+        FakeUsageLedger(),
         clock=lambda: NOW,
     )
     job = await world.submit(ALICE, new_job())

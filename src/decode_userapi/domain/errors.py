@@ -41,6 +41,15 @@ class TooLarge(DomainError):
     """The payload is over the configured limit (413)."""
 
 
+class StorageQuotaExceeded(TooLarge):
+    """The upload would take the user past their storage quota (bytes or files) (413)."""
+
+
+class RunningJobsQuotaExceeded(DomainError):
+    """The user already runs as many jobs as their quota allows (409): it clears when a
+    job ends, not after a time a client could wait out, so not 429."""
+
+
 class UpstreamUnavailable(DomainError):
     """A service we depend on did not answer; nothing was changed (503)."""
 

@@ -1,4 +1,4 @@
-"""`decode-userapi serve`, `decode-userapi migrate` and `decode-userapi user ...`."""
+"""`decode-userapi serve`, `migrate`, `cleanup` and `user ...`."""
 
 import argparse
 import asyncio
@@ -15,13 +15,16 @@ from importlib.metadata import version
 from typing import Any, TypeVar
 
 import uvicorn
+from dependency_injector import providers
 from dotenv import load_dotenv
 from prometheus_client import start_http_server
 from sqlalchemy.exc import DBAPIError
 
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.adapters.secrets.aws import fetch_secret
-from decode_userapi.domain.errors import DomainError
+from decode_userapi.domain.errors import DomainError, InvalidInput
+from decode_userapi.domain.files import human_size
+from decode_userapi.domain.quotas import UNLIMITED, Limits, parse_size
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.connections import ConnectionLimits, GuardedH11Protocol
 from decode_userapi.entrypoints.container import Container, build_container
@@ -29,6 +32,8 @@ from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.logs import configure_logging, secrets_of, settings_summary
 from decode_userapi.entrypoints.metrics import MULTIPROCESS_DIR, exposition_registry
 from decode_userapi.entrypoints.settings import Settings, SettingsError, load_settings
+from decode_userapi.services.retention import CleanupSummary
+from decode_userapi.services.usage import UsageReport, user_named
 
 log = logging.getLogger("decode_userapi")
 T = TypeVar("T")
@@ -132,10 +137,11 @@ def migrate(_: argparse.Namespace) -> None:
     print("decode-userapi: database is up to date")
 
 
-def _on_accounts(action: Callable[[Container], Awaitable[T]]) -> T:
+def _on_accounts(action: Callable[[Container], Awaitable[T]], *, quiet: bool = True) -> T:
     """Migrate (quietly), run `action` with a container, return what it returns; a
-    domain error is one line on standard error and exit code 1."""
-    settings = _settings(quiet=True)
+    domain error is one line on standard error and exit code 1. `quiet`: log warnings
+    only."""
+    settings = _settings(quiet=quiet)
     _migrate(settings)
     container = build_container(settings)
 
@@ -195,6 +201,153 @@ def set_password(args: argparse.Namespace) -> None:
     print(f"{args.email}: password changed")
 
 
+_QUOTA_FIELDS = {"bytes": "storage", "files": "files", "jobs": "running jobs"}
+
+
+def _limit(text: str, *, size: bool) -> int | None:
+    """An override from the command line: `default` (None), `unlimited`, or a number
+    (a size such as 500G for bytes)."""
+    word = text.strip().lower()
+    if word == "default":
+        return None
+    if word == "unlimited":
+        return UNLIMITED
+    try:
+        value = parse_size(text) if size else int(text)
+    except (InvalidInput, ValueError):
+        kind = "a size such as 500G or 10GiB" if size else "a whole number"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {kind}, 'unlimited' or 'default'"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is below 0")
+    return value
+
+
+def _shown(value: int | None, *, size: bool) -> str:
+    if value is None:
+        return "unlimited"
+    return human_size(value) if size else str(value)
+
+
+def _describe_quota(email: str, report: UsageReport) -> str:
+    account = report.account
+    usage, limits, overrides = account.usage, account.limits, account.overrides
+    used = {
+        "bytes": human_size(usage.used_bytes + usage.reserved_bytes),
+        "files": str(usage.used_files + usage.reserved_files),
+        "jobs": str(report.running_jobs),
+    }
+    parts = []
+    for field, label in _QUOTA_FIELDS.items():
+        attribute = "running_jobs" if field == "jobs" else field
+        limit = getattr(limits, attribute)
+        origin = "default" if getattr(overrides, attribute) is None else "set for this user"
+        parts.append(f"{label} {used[field]} of {_shown(limit, size=field == 'bytes')} ({origin})")
+    return f"{email}: " + ", ".join(parts)
+
+
+def set_quota(args: argparse.Namespace) -> None:
+    async def run(container: Container) -> str:
+        user, account = await container.set_quota()(args.email, None)
+        if args.reset or any(v is not False for v in (args.bytes, args.files, args.jobs)):
+            current = Limits() if args.reset else account.overrides
+            changed = Limits(
+                bytes=current.bytes if args.bytes is False else args.bytes,
+                files=current.files if args.files is False else args.files,
+                running_jobs=current.running_jobs if args.jobs is False else args.jobs,
+            )
+            await container.set_quota()(args.email, changed)
+        return _describe_quota(user.email or args.email, await container.describe_usage()(user.id))
+
+    print(_on_accounts(run))
+
+
+def show_usage(args: argparse.Namespace) -> None:
+    async def run(container: Container) -> list[str]:
+        users = await container.identity_provider().list_users()
+        emails = {user.id: user.email or user.id for user in users}
+        if args.email:
+            ids = [(await user_named(container.identity_provider(), args.email)).id]
+        else:
+            ids = await container.recount_usage().user_ids()
+        lines = []
+        for user_id in ids:
+            name = emails.get(user_id, user_id)
+            if args.recompute:
+                found, before = await container.recount_usage()(user_id)
+                lines.append(
+                    f"{name}: {human_size(found.bytes)} in {found.files} files (tracked "
+                    f"before: {human_size(before.usage.used_bytes)} in "
+                    f"{before.usage.used_files} files)"
+                )
+            else:
+                lines.append(_describe_quota(name, await container.describe_usage()(user_id)))
+        return lines
+
+    for line in _on_accounts(run):
+        print(line)
+
+
+def cleanup(args: argparse.Namespace) -> None:
+    async def run(container: Container) -> CleanupSummary:
+        # The cleanup's own sweep of the staging folder logs what it removes (and a dry
+        # run removes nothing): the storage does not clean it silently when it opens.
+        container.staging_cleaned_at_open.override(providers.Object(False))
+        return await container.cleanup()(dry_run=args.dry_run)
+
+    summary = _on_accounts(run, quiet=False)
+    verb = "would remove" if summary.dry_run else "removed"
+    kinds = dict.fromkeys(["job", *(removal.kind for removal in summary.removals)])
+    counted = []
+    for kind in kinds:  # jobs first, then each kind of removal in the order met
+        count, freed = summary.count(kind)
+        counted.append(f"{count} {kind}(s) ({human_size(freed)})")
+    print(
+        f"decode-userapi cleanup: {verb} {', '.join(counted)}; usage of "
+        f"{summary.users_recounted} user(s) recounted, {summary.usage_corrected} "
+        f"{'would be ' if summary.dry_run else ''}corrected"
+    )
+
+
+def _add_quota_commands(
+    user_commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+) -> None:
+    quota = user_commands.add_parser(
+        "quota",
+        help="show a user's quotas and usage, or set them (each option: a value, "
+        "'unlimited', or 'default' for QUOTA_BYTES/QUOTA_FILES/QUOTA_RUNNING_JOBS)",
+    )
+    quota.add_argument("email")
+    quota.add_argument(
+        "--bytes",
+        type=functools.partial(_limit, size=True),
+        default=False,
+        help="storage quota: bytes or a size such as 500G (decimal) or 10GiB (binary)",
+    )
+    quota.add_argument(
+        "--files", type=functools.partial(_limit, size=False), default=False, help="files"
+    )
+    quota.add_argument(
+        "--jobs",
+        type=functools.partial(_limit, size=False),
+        default=False,
+        help="jobs not finished or failed",
+    )
+    quota.add_argument("--reset", action="store_true", help="back to the defaults (all three)")
+    quota.set_defaults(run=set_quota)
+    usage = user_commands.add_parser(
+        "usage", help="usage and quotas of one user (EMAIL) or of every user"
+    )
+    usage.add_argument("email", nargs="?")
+    usage.add_argument(
+        "--recompute",
+        action="store_true",
+        help="recount what the storage holds and make it the tracked usage",
+    )
+    usage.set_defaults(run=show_usage)
+
+
 def _add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     user_parser = commands.add_parser("user", help="manage accounts (sign-up and groups)")
     user_commands = user_parser.add_subparsers(dest="user_command", required=True)
@@ -221,6 +374,7 @@ def _add_user_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     passwd.add_argument("email")
     passwd.add_argument("--password", help="the new password (asked for when not given)")
     passwd.set_defaults(run=set_password)
+    _add_quota_commands(user_commands)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -239,5 +393,14 @@ def main(argv: list[str] | None = None) -> None:
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.set_defaults(run=migrate)
     _add_user_commands(commands)
+    cleanup_parser = commands.add_parser(
+        "cleanup",
+        help="remove expired jobs (JOB_RETENTION_DAYS) with their results, abandoned "
+        "uploads, and recount every user's usage",
+    )
+    cleanup_parser.add_argument(
+        "--dry-run", action="store_true", help="only report what would be removed"
+    )
+    cleanup_parser.set_defaults(run=cleanup)
     args = parser.parse_args(argv)
     args.run(args)

@@ -23,10 +23,12 @@ from decode_userapi.adapters.persistence.database import (
 )
 from decode_userapi.adapters.persistence.sign_in_attempts import SqlaSignInThrottle
 from decode_userapi.adapters.persistence.unit_of_work import SqlaUnitOfWork
+from decode_userapi.adapters.persistence.usage import SqlaUsageLedger
 from decode_userapi.adapters.persistence.users import SqlaAccounts
-from decode_userapi.adapters.storage.local import LocalFileStorage
+from decode_userapi.adapters.storage.local import LocalFileStorage, LocalStagingSweeper
 from decode_userapi.adapters.storage.s3 import S3FileStorage
 from decode_userapi.adapters.worker_gateway.http import HttpWorkerGateway
+from decode_userapi.domain.quotas import Limits
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.accounts import (
     ChangeGroups,
@@ -40,6 +42,7 @@ from decode_userapi.services.accounts import (
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
+from decode_userapi.services.files.quota import StorageQuota
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 from decode_userapi.services.jobs.applications import ListApplications
@@ -51,6 +54,8 @@ from decode_userapi.services.jobs.queries import GetJob, ListJobs
 from decode_userapi.services.jobs.status import UpdateJobStatus
 from decode_userapi.services.jobs.submit import SubmitJob
 from decode_userapi.services.readiness import CheckReadiness
+from decode_userapi.services.retention import Cleanup
+from decode_userapi.services.usage import DescribeUsage, RecountUsage, SetQuota
 
 
 class Container(containers.DeclarativeContainer):
@@ -111,9 +116,16 @@ class Container(containers.DeclarativeContainer):
     delete_user = providers.Factory(DeleteUser, identity_provider)
     set_password = providers.Factory(SetPassword, identity_provider)
 
+    staging_cleaned_at_open = providers.Object(True)
+    """Local storage removes what crashed uploads left when it opens (not in `cleanup`,
+    whose sweep of the staging folder logs each removal)."""
     file_storage = providers.Selector(
         settings.provided.filesystem,
-        local=providers.Singleton(LocalFileStorage, root=settings.provided.user_data_root_path),
+        local=providers.Singleton(
+            LocalFileStorage,
+            root=settings.provided.user_data_root_path,
+            clean_staging=staging_cleaned_at_open,
+        ),
         s3=providers.Singleton(
             S3FileStorage,
             bucket=settings.provided.s3_bucket,
@@ -124,19 +136,39 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    # Quotas
+    usage_ledger = providers.Singleton(
+        SqlaUsageLedger,
+        session_factory,
+        defaults=providers.Factory(
+            Limits,
+            bytes=settings.provided.quota_bytes,
+            files=settings.provided.quota_files,
+            running_jobs=settings.provided.quota_running_jobs,
+        ),
+    )
+    storage_quota = providers.Singleton(StorageQuota, usage_ledger)
+    """Where every upload holds its bytes (resumable and multipart uploads too)."""
+
     user_spaces = providers.Singleton(UserSpaces, storage=file_storage)
     list_files = providers.Factory(ListFiles, spaces=user_spaces)
     upload_file = providers.Factory(
-        UploadFile, spaces=user_spaces, max_bytes=settings.provided.max_upload_bytes
+        UploadFile,
+        spaces=user_spaces,
+        quota=storage_quota,
+        max_bytes=settings.provided.max_upload_bytes,
     )
     create_folder = providers.Factory(CreateFolder, spaces=user_spaces)
     get_upload_url = providers.Factory(
-        GetUploadUrl, spaces=user_spaces, max_bytes=settings.provided.max_upload_bytes
+        GetUploadUrl,
+        spaces=user_spaces,
+        quota=storage_quota,
+        max_bytes=settings.provided.max_upload_bytes,
     )
     download_file = providers.Factory(DownloadFile, spaces=user_spaces)
     get_download_url = providers.Factory(GetDownloadUrl, spaces=user_spaces)
     rename_file = providers.Factory(RenameFile, spaces=user_spaces)
-    delete_file = providers.Factory(DeleteFile, spaces=user_spaces)
+    delete_file = providers.Factory(DeleteFile, spaces=user_spaces, ledger=usage_ledger)
 
     check_readiness = providers.Factory(
         CheckReadiness,
@@ -192,8 +224,9 @@ class Container(containers.DeclarativeContainer):
         catalog=application_catalog,
         storage=file_storage,
         gateway=worker_gateway,
+        ledger=usage_ledger,
     )
-    delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage)
+    delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage, usage_ledger)
     update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
     watch_job_events = providers.Factory(
         WatchJobEvents,
@@ -206,6 +239,34 @@ class Container(containers.DeclarativeContainer):
     )
     notify_job_ended = providers.Factory(
         NotifyJobEnded, notifier, retry_delays=notification_retry_delays
+    )
+
+    describe_usage = providers.Factory(DescribeUsage, usage_ledger, unit_of_work)
+    set_quota = providers.Factory(SetQuota, identity_provider, usage_ledger)
+    recount_usage = providers.Factory(RecountUsage, file_storage, usage_ledger)
+
+    # Retention
+    sweepers = providers.Selector(
+        settings.provided.filesystem,
+        local=providers.List(
+            providers.Factory(
+                LocalStagingSweeper,
+                root=settings.provided.user_data_root_path,
+                grace_seconds=settings.provided.staging_grace_seconds,
+            ),
+        ),
+        s3=providers.List(),
+    )
+    """What `cleanup` sweeps besides jobs. The expired resumable/multipart uploads'
+    sweeper joins both lists here."""
+    cleanup = providers.Factory(
+        Cleanup,
+        uow=unit_of_work,
+        delete_job=delete_job,
+        recount=recount_usage,
+        ledger=usage_ledger,
+        sweepers=sweepers,
+        retention_days=settings.provided.job_retention_days,
     )
 
 

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 import msgspec
 from dotenv import dotenv_values
 
+from decode_userapi.domain.errors import InvalidInput
+from decode_userapi.domain.quotas import parse_size
+
 GIB = 1024**3
 DEV_FRONTEND_ORIGIN = "http://localhost:8080"
 """Where the browser frontend's development server runs (`npm run serve`)."""
@@ -79,6 +82,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     user_data_root_path: str = "./data/user_data"
     max_upload_bytes: int = 10 * GIB
     presigned_url_expiry_seconds: int = 600
+    # Quotas and retention (None: unlimited, or off)
+    quota_bytes: int | None = None
+    """`QUOTA_BYTES`: default storage quota per user (`500G`, `10GiB` or bytes)."""
+    quota_files: int | None = None
+    """`QUOTA_FILES`: default number of files per user."""
+    quota_running_jobs: int | None = None
+    """`QUOTA_RUNNING_JOBS`: default number of jobs per user not yet finished or failed."""
+    job_retention_days: int | None = None
+    """`JOB_RETENTION_DAYS`: `cleanup` deletes jobs that ended longer ago, with their
+    results."""
+    cleanup_interval_seconds: int | None = None
+    """`CLEANUP_INTERVAL_SECONDS`: `serve` runs the cleanup this often (off when unset)."""
+    staging_grace_seconds: int = 3600
+    """`STAGING_GRACE_SECONDS`: a staged upload untouched this long is abandoned."""
     # Database
     database_url: str = "sqlite+aiosqlite:///./data/sql_app.db"
     database_pool_size: int = 5
@@ -203,6 +220,24 @@ class _Reader:
             raise SettingsError(f"{name} must be a number of seconds above 0, not {value!r}.")
         return number
 
+    def size(self, name: str) -> int | None:
+        """Bytes, given as a whole number or with a unit (`500G`, `500GB`, `10GiB`)."""
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return parse_size(value)
+        except InvalidInput:
+            raise SettingsError(
+                f"{name} must be a size in bytes or with a unit such as 500G or 10GiB, "
+                f"not {value!r}."
+            ) from None
+
+    def optional_integer(self, name: str, *, minimum: int = 0) -> int | None:
+        if self.text(name) is None:
+            return None
+        return self.integer(name, 0, minimum=minimum)
+
     def choice(self, name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
         value = self.text(name)
         if value is None:
@@ -309,6 +344,12 @@ def host_names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name.strip().lower().strip("[]") for name in raw.split(",") if name.strip())
 
 
+def _at_least_one(name: str, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise SettingsError(f"{name} must be at least 1 byte, not {value}.")
+    return value
+
+
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -367,9 +408,18 @@ def _parse(env: _Reader) -> Settings:
         s3_region=env.text("S3_REGION"),
         s3_endpoint_url=env.text("S3_ENDPOINT_URL"),
         user_data_root_path=data_root,
-        max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", defaults.max_upload_bytes, minimum=1),
+        max_upload_bytes=_at_least_one("MAX_UPLOAD_BYTES", env.size("MAX_UPLOAD_BYTES"))
+        or defaults.max_upload_bytes,
         presigned_url_expiry_seconds=env.integer(
             "PRESIGNED_URL_EXPIRY_SECONDS", defaults.presigned_url_expiry_seconds, minimum=1
+        ),
+        quota_bytes=env.size("QUOTA_BYTES"),
+        quota_files=env.optional_integer("QUOTA_FILES"),
+        quota_running_jobs=env.optional_integer("QUOTA_RUNNING_JOBS"),
+        job_retention_days=env.optional_integer("JOB_RETENTION_DAYS"),
+        cleanup_interval_seconds=env.optional_integer("CLEANUP_INTERVAL_SECONDS", minimum=1),
+        staging_grace_seconds=env.integer(
+            "STAGING_GRACE_SECONDS", defaults.staging_grace_seconds, minimum=1
         ),
         database_url=async_database_url(database_url, env.secret("DATABASE_SECRET")),
         database_pool_size=env.integer(

@@ -1,5 +1,6 @@
 """Where jobs are kept."""
 
+from datetime import datetime
 from typing import Protocol
 
 from decode_userapi.domain.jobs import Job, JobState
@@ -14,12 +15,24 @@ class JobRepository(Protocol):
     still send updates for an old id.
     """
 
-    async def add(self, job: Job) -> Job:
+    async def add(self, job: Job, *, running_limit: int | None = None) -> Job:
         """Store a new job and return it with its id (visible to this unit of work).
 
         Raises `AlreadyExists` when the user already has a job of that name; the
         database decides, so two concurrent adds of one name cannot both succeed.
+        With `running_limit`, `RunningJobsQuotaExceeded` when the user already has that
+        many jobs not in a final state; parallel adds of one user are counted one after
+        the other, so they cannot pass the limit together.
         """
+        ...
+
+    async def count_running(self, user_id: str) -> int:
+        """How many of the user's jobs are not in a final state."""
+        ...
+
+    async def list_ended_before(self, moment: datetime, *, limit: int) -> list[Job]:
+        """Up to `limit` jobs of any user in a final state that ended before `moment`,
+        oldest first."""
         ...
 
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
@@ -45,6 +58,6 @@ class JobRepository(Protocol):
         """Save the job's status, dates and runtime details."""
         ...
 
-    async def delete(self, job_id: int) -> None:
-        """Remove the job; a missing job is fine."""
+    async def delete(self, job_id: int) -> bool:
+        """Remove the job; a missing job is fine. True when this call removed it."""
         ...

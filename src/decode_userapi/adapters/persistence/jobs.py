@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    func,
     select,
     update,
 )
@@ -23,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from decode_userapi.adapters.persistence.orm import Base
-from decode_userapi.domain.errors import AlreadyExists
+from decode_userapi.adapters.persistence.usage import lock_usage_row
+from decode_userapi.domain.errors import AlreadyExists, RunningJobsQuotaExceeded
 from decode_userapi.domain.jobs import Environment, FilesDown, Hardware, Job, JobSpec, JobState
 from decode_userapi.ports.job_repository import MAX_PAGE_SIZE
 
@@ -132,7 +134,15 @@ class SqlaJobRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, job: Job) -> Job:
+    async def add(self, job: Job, *, running_limit: int | None = None) -> Job:
+        if running_limit is not None:
+            await lock_usage_row(self._session, job.user_id)  # one add per user at a time
+            running = await self.count_running(job.user_id)
+            if running >= running_limit:
+                raise RunningJobsQuotaExceeded(
+                    f"Running-jobs quota of {running_limit} reached: you have {running} "
+                    "jobs not finished or failed. Wait for one to end, or delete one."
+                )
         row = to_row(job)
         self._session.add(row)
         try:
@@ -170,6 +180,21 @@ class SqlaJobRepository:
         rows = (await self._session.execute(query)).all()
         return [to_domain(row) for row in rows]
 
+    async def count_running(self, user_id: str) -> int:
+        final = [state.value for state in JobState if state.is_final]
+        query = select(func.count()).where(JOBS.c.user_id == user_id, JOBS.c.status.not_in(final))
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def list_ended_before(self, moment: datetime, *, limit: int) -> list[Job]:
+        final = [state.value for state in JobState if state.is_final]
+        query = (
+            select(JOBS)
+            .where(JOBS.c.status.in_(final), JOBS.c.date_finished < moment)
+            .order_by(JOBS.c.date_finished, JOBS.c.id)
+            .limit(limit)
+        )
+        return [to_domain(row) for row in (await self._session.execute(query)).all()]
+
     async def update(self, job: Job) -> None:
         await self._session.execute(
             update(JOBS)
@@ -182,7 +207,8 @@ class SqlaJobRepository:
             )
         )
 
-    async def delete(self, job_id: int) -> None:
+    async def delete(self, job_id: int) -> bool:
         if not _storable(job_id):
-            return
-        await self._session.execute(delete(JobRow).where(JobRow.id == job_id))
+            return False
+        deleted = await self._session.execute(delete(JOBS).where(JOBS.c.id == job_id))
+        return bool(deleted.rowcount)  # type: ignore[attr-defined]

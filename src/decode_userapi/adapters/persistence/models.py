@@ -3,6 +3,7 @@
 from decode_userapi.adapters.persistence.job_events import JobEventRow
 from decode_userapi.adapters.persistence.jobs import JobRow
 from decode_userapi.adapters.persistence.sign_in_attempts import SignInAttemptRow
+from decode_userapi.adapters.persistence.usage import ReservationRow, UsageRow
 from decode_userapi.adapters.persistence.users import UserRow
 
-__all__ = ["JobEventRow", "JobRow", "SignInAttemptRow", "UserRow"]
+__all__ = ["JobEventRow", "JobRow", "ReservationRow", "SignInAttemptRow", "UsageRow", "UserRow"]

@@ -29,6 +29,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import anyio.lowlevel
@@ -40,6 +41,7 @@ from decode_userapi.adapters.storage.streams import SizeLimited
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import HttpRequestSpec
+from decode_userapi.ports.sweeper import Removal
 
 STAGING = ".staging"
 CHUNK_SIZE = 1024 * 1024
@@ -99,28 +101,70 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _host_name() -> str:
+    return socket.gethostname().replace("~", "-")
+
+
+def abandoned_staged_files(staging: Path, host: str, stale_before: float) -> list[tuple[Path, int]]:
+    """(path, size) of the staged files of `host`'s dead processes, and of every staged
+    file untouched since `stale_before` (seconds since the epoch)."""
+    found = []
+    with os.scandir(staging) as scan:
+        for item in scan:
+            owner, _, rest = item.name.partition("~")
+            pid = rest.partition("~")[0]
+            orphan = owner == host and pid.isdigit() and not _process_alive(int(pid))
+            try:
+                status = item.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # its upload finished meanwhile
+            if orphan or status.st_mtime < stale_before:
+                found.append((Path(item.path), status.st_size))
+    return found
+
+
+class LocalStagingSweeper:
+    """`cleanup`'s part of the staging folder: staged files abandoned by a dead process
+    of this host, or untouched for `grace_seconds` (an upload in flight writes as its
+    bytes arrive)."""
+
+    def __init__(self, root: str | Path, grace_seconds: int) -> None:
+        self._staging = Path(root).resolve() / STAGING
+        self._grace = grace_seconds
+        self._host = _host_name()
+
+    async def sweep(self, now: datetime, *, dry_run: bool) -> list[Removal]:
+        return await anyio.to_thread.run_sync(self._sweep, now, dry_run)
+
+    def _sweep(self, now: datetime, dry_run: bool) -> list[Removal]:
+        if not self._staging.is_dir():
+            return []
+        stale_before = now.timestamp() - self._grace
+        removed = []
+        for path, size in abandoned_staged_files(self._staging, self._host, stale_before):
+            if not dry_run:
+                path.unlink(missing_ok=True)
+            removed.append(Removal("staged upload", path.name, None, size))
+        return removed
+
+
 class LocalFileStorage:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, clean_staging: bool = True) -> None:
+        """`clean_staging`: remove what crashed uploads left in the staging folder (off
+        for a `cleanup --dry-run`, which must remove nothing)."""
         self._root = Path(root).resolve()
         self._root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         (self._root / STAGING).mkdir(mode=STAGING_MODE, exist_ok=True)
         self._store = LocalStore(self._root)
-        self._host = socket.gethostname().replace("~", "-")
-        self._clean_staging()
+        self._host = _host_name()
+        if clean_staging:
+            self._clean_staging()
 
     def _clean_staging(self) -> None:
         """Remove staged files a crashed process left: see the module's docstring."""
         stale_before = time.time() - STALE_STAGING_SECONDS
-        with os.scandir(self._root / STAGING) as scan:
-            for item in scan:
-                host, _, rest = item.name.partition("~")
-                pid = rest.partition("~")[0]
-                orphan = host == self._host and pid.isdigit() and not _process_alive(int(pid))
-                try:
-                    if orphan or item.stat(follow_symlinks=False).st_mtime < stale_before:
-                        os.unlink(item.path)
-                except FileNotFoundError:
-                    pass  # its upload finished or another process cleaned it meanwhile
+        for path, _ in abandoned_staged_files(self._root / STAGING, self._host, stale_before):
+            path.unlink(missing_ok=True)  # gone: its upload finished, or another cleaned it
 
     def _path(self, ref: FileRef) -> Path:
         """The filesystem path of `ref`; `NotFound` when a folder on the way is a link

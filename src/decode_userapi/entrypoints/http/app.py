@@ -28,6 +28,7 @@ from decode_userapi.entrypoints.http.routes import (
     jobs,
 )
 from decode_userapi.entrypoints.metrics import exposition_registry
+from decode_userapi.entrypoints.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,13 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         await container.worker_gateway().aclose()
         await container.job_event_feed().aclose()
         await container.engine().dispose()
+
+    on_startup = [apply_migrations, open_storage] if migrate else [open_storage]
+    on_shutdown = [close_resources]
+    if settings.cleanup_interval_seconds is not None:
+        cleanup = PeriodicTask(lambda: container.cleanup()(), settings.cleanup_interval_seconds)
+        on_startup.append(cleanup.start)
+        on_shutdown.insert(0, cleanup.stop)
 
     handlers: list[ControllerRouterHandler] = [
         general.router(container),
@@ -91,8 +99,8 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=cors,
         openapi_config=openapi_config(),
-        on_startup=[apply_migrations, open_storage] if migrate else [open_storage],
-        on_shutdown=[close_resources],
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
         request_max_body_size=MAX_REQUEST_BODY_BYTES,
         request_class=JsonSafeRequest,
         middleware=[observe],

@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
     errors.NotAllowed: 405,
     errors.AlreadyExists: 409,
+    errors.RunningJobsQuotaExceeded: 409,
     errors.TooLarge: 413,
     errors.TooManyAttempts: 429,
     errors.UpstreamRejected: 502,

@@ -3,6 +3,8 @@
 from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound
 from decode_userapi.domain.files import PREDEFINED_FOLDERS, EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
+from decode_userapi.ports.usage_ledger import UsageLedger
+from decode_userapi.services.files.measure import footprint
 from decode_userapi.services.files.space import UserSpaces
 
 
@@ -59,14 +61,19 @@ class DeleteFile:
     """Remove a file or a folder with everything in it; a missing path is fine.
 
     A predefined folder is emptied, and deleting the root empties the whole space:
-    the predefined folders are there again afterwards.
+    the predefined folders are there again afterwards. What it held no longer counts
+    against the user's quota.
     """
 
-    def __init__(self, spaces: UserSpaces) -> None:
+    def __init__(self, spaces: UserSpaces, ledger: UsageLedger) -> None:
         self._spaces = spaces
+        self._ledger = ledger
 
     async def __call__(self, user: User, path: FileRef) -> None:
         space = await self._spaces.open(user)
+        freed = await footprint(self._spaces.storage, space.ref(path))
         await self._spaces.storage.delete(space.ref(path))
+        if freed.files:
+            await self._ledger.add(user.id, bytes=-freed.bytes, files=-freed.files)
         if path.is_root or path.is_predefined_folder:
             await self._spaces.make_predefined_folders(space)

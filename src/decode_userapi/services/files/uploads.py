@@ -6,6 +6,7 @@ from decode_userapi.domain.errors import AlreadyExists, InvalidInput
 from decode_userapi.domain.files import UPLOAD_FOLDERS, EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import HttpRequestSpec
+from decode_userapi.services.files.quota import StorageQuota
 from decode_userapi.services.files.space import UserSpaces
 
 _FILE_IN_THE_WAY = "A file stands where a folder of '{path}' should be; rename or delete it."
@@ -32,14 +33,27 @@ class UploadFile:
     `folder` starts with `config`, `data` or `artifact`; missing folders are created.
     All or nothing: over `max_bytes` raises `TooLarge`, and a failed stream leaves
     nothing behind. `AlreadyExists` when a folder has that name.
+
+    Held against the user's storage quota: `declared_bytes` (an upper bound of the file's
+    size, e.g. the request's length) is reserved before the first byte is stored
+    (`StorageQuotaExceeded` when it does not fit); beyond it, or when it is unknown, the
+    upload holds more as bytes arrive and stops (`StorageQuotaExceeded`, nothing kept) at
+    the first chunk that does not fit.
     """
 
-    def __init__(self, spaces: UserSpaces, max_bytes: int) -> None:
+    def __init__(self, spaces: UserSpaces, quota: StorageQuota, max_bytes: int) -> None:
         self._spaces = spaces
+        self._quota = quota
         self._max_bytes = max_bytes
 
     async def __call__(
-        self, user: User, folder: FileRef, filename: str, chunks: AsyncIterable[bytes]
+        self,
+        user: User,
+        folder: FileRef,
+        filename: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        declared_bytes: int | None = None,
     ) -> FileEntry:
         _check_upload_folder(folder)
         path = folder.child(_file_name(filename))
@@ -48,10 +62,17 @@ class UploadFile:
         existing = await storage.stat(space.ref(path))
         if existing is not None and existing.kind is EntryKind.DIRECTORY:
             raise AlreadyExists(f"'{path.as_folder()}' is a folder; choose another file name.")
-        try:
-            size = await storage.write(space.ref(path), chunks, max_bytes=self._max_bytes)
-        except AlreadyExists:
-            raise AlreadyExists(_FILE_IN_THE_WAY.format(path=path)) from None
+        async with self._quota.hold(
+            user.id, declared_bytes=declared_bytes, new_file=existing is None
+        ) as held:
+            try:
+                size = await storage.write(
+                    space.ref(path), held.metered(chunks), max_bytes=self._max_bytes
+                )
+            except AlreadyExists:
+                raise AlreadyExists(_FILE_IN_THE_WAY.format(path=path)) from None
+            replaced = 0 if existing is None else existing.size_bytes
+            await held.settle(bytes=size - replaced, files=0 if existing else 1)
         return FileEntry(path, EntryKind.FILE, size)
 
 
@@ -81,19 +102,24 @@ class GetUploadUrl:
     """A request that uploads a file (multipart field `file`) into `folder`.
 
     The storage's presigned form POST when it offers one, else `api_request`: the
-    API's own upload route, which the caller builds.
+    API's own upload route, which the caller builds. `StorageQuotaExceeded` when the
+    user's quota has no room left; a presigned POST allows at most the room left (bytes
+    sent straight to the storage are counted at the next recount, see `RecountUsage`).
     """
 
-    def __init__(self, spaces: UserSpaces, max_bytes: int) -> None:
+    def __init__(self, spaces: UserSpaces, quota: StorageQuota, max_bytes: int) -> None:
         self._spaces = spaces
+        self._quota = quota
         self._max_bytes = max_bytes
 
     async def __call__(
         self, user: User, folder: FileRef, api_request: HttpRequestSpec
     ) -> HttpRequestSpec:
         _check_upload_folder(folder)
+        room = await self._quota.room(user.id)
         space = await self._spaces.open(user)
         presigned = await self._spaces.storage.upload_request(
-            space.ref(folder), max_bytes=self._max_bytes
+            space.ref(folder),
+            max_bytes=self._max_bytes if room is None else min(room, self._max_bytes),
         )
         return presigned or api_request

@@ -1,26 +1,54 @@
-from decode_userapi.domain.jobs import RESULT_KINDS
+from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.jobs import RESULT_KINDS, Job
 from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import FileStorage
 from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.ports.usage_ledger import UsageLedger
+from decode_userapi.services.files.measure import Footprint, footprint
 from decode_userapi.services.jobs.queries import owned_job
 
 
 class DeleteJob:
-    """Remove one of the caller's jobs and its `output/`, `log/` and `artifact/` folders.
+    """Remove one of the caller's jobs and its `output/`, `log/` and `artifact/` folders;
+    returns what the folders held, which no longer counts against the user's quota.
 
     `NotFound` for a missing job and for someone else's. The job's id is not reused.
+    The folders go first, the job last: a failure or a kill half-way leaves the job
+    listed (with fewer results), so deleting it again finishes the work, and no result
+    folder outlives its job. Of two deletions of one job at once, only the one that
+    removes the job takes its bytes off the user's use.
     """
 
-    def __init__(self, uow: UnitOfWork, storage: FileStorage) -> None:
+    def __init__(self, uow: UnitOfWork, storage: FileStorage, ledger: UsageLedger) -> None:
         self._uow = uow
         self._storage = storage
+        self._ledger = ledger
 
-    async def __call__(self, user: User, job_id: int) -> None:
-        space = UserSpace.of(user.id)
+    async def __call__(self, user: User, job_id: int) -> Footprint:
         async with self._uow as uow:
             job = await owned_job(uow, user, job_id)
-            await uow.jobs.delete(job.id)
+        return await self.remove(job)
+
+    async def measure(self, job: Job) -> Footprint:
+        """What the job's result folders hold."""
+        freed = Footprint()
+        for folder in self._result_folders(job):
+            freed += await footprint(self._storage, folder)
+        return freed
+
+    def _result_folders(self, job: Job) -> list[FileRef]:
+        space = UserSpace.of(job.user_id)
+        return [space.ref(job.result_folder(kind)) for kind in RESULT_KINDS]
+
+    async def remove(self, job: Job) -> Footprint:
+        """Delete `job` (already known to be its owner's) and its result folders."""
+        freed = await self.measure(job)
+        for folder in self._result_folders(job):
+            await self._storage.delete(folder)
+        async with self._uow as uow:
+            removed = await uow.jobs.delete(job.id)
             await uow.commit()
-        for kind in RESULT_KINDS:
-            await self._storage.delete(space.ref(job.result_folder(kind)))
+        if removed and freed.files:
+            await self._ledger.add(job.user_id, bytes=-freed.bytes, files=-freed.files)
+        return freed

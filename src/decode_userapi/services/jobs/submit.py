@@ -24,6 +24,7 @@ from decode_userapi.domain.users import User
 from decode_userapi.ports.application_catalog import ApplicationCatalog
 from decode_userapi.ports.file_storage import FileStorage
 from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.ports.usage_ledger import UsageLedger
 from decode_userapi.ports.worker_gateway import (
     QueuedApp,
     QueuedHandler,
@@ -102,7 +103,8 @@ class SubmitJob:
     `AlreadyExists` when the user already has a job of that name, or already has one of
     the folders the job would write into (`output/<name>/`, `log/<name>/`,
     `artifact/<name>/`): deleting a job deletes those, so a job never takes over a folder
-    it did not make.
+    it did not make. `RunningJobsQuotaExceeded` when the user already has as many jobs
+    not finished or failed as their running-jobs quota allows.
 
     The job is committed (state `queued`) before the worker-facing API hears of it, and
     no database transaction is open while that call is in flight: a status update the
@@ -119,9 +121,11 @@ class SubmitJob:
         catalog: ApplicationCatalog,
         storage: FileStorage,
         gateway: WorkerGateway,
+        ledger: UsageLedger,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._uow = uow
+        self._ledger = ledger
         self._catalog = catalog
         self._storage = storage
         self._gateway = gateway
@@ -148,8 +152,9 @@ class SubmitJob:
             date_created=self._clock(),
         )
         await self._refuse_taken_result_folders(space, job)
+        running_limit = (await self._ledger.account(user.id)).limits.running_jobs
         async with self._uow as uow:
-            job = await uow.jobs.add(job)
+            job = await uow.jobs.add(job, running_limit=running_limit)
             await uow.events.record(JobEvent.created(job))
             await uow.commit()
         try:

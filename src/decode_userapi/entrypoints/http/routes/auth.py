@@ -21,6 +21,7 @@ from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.ports.identity_provider import IdentityProvider
 from decode_userapi.services.accounts import SignIn, SignUp
+from decode_userapi.services.usage import DescribeUsage
 
 LOGIN_COOKIE_MAX_AGE = 1800
 MAX_FORM_BYTES = 64 * 1024
@@ -43,9 +44,30 @@ class Registration(msgspec.Struct):
     in development (`AUTH=1`)."""
 
 
-class UserInfo(msgspec.Struct):
+class UsageInfo(msgspec.Struct):
+    bytes: int
+    """Bytes your files take (with uploads in flight)."""
+    files: int
+    running_jobs: int
+    """Jobs not finished or failed."""
+
+
+class LimitsInfo(msgspec.Struct):
+    """Your quotas; null is unlimited."""
+
+    bytes: int | None
+    files: int | None
+    running_jobs: int | None
+
+
+class UserInfo(msgspec.Struct, omit_defaults=True):
     email: str | None
     groups: list[str]
+    usage: UsageInfo | None = None
+    """`GET /user` only: what you use. Files sent straight to the storage (presigned
+    POSTs) and job results count from the next recount (`cleanup`)."""
+    limits: LimitsInfo | None = None
+    """`GET /user` only: your quotas."""
 
 
 class TokenResponse(msgspec.Struct):
@@ -96,13 +118,27 @@ async def jwks(identity_provider: NamedDependency[IdentityProvider]) -> dict[str
 @get(
     "/user",
     summary="The caller's account",
-    description="Email and groups of the caller, from the ID token. 403 while the account "
-    "is not in the group `users`.",
+    description="Email and groups of the caller, from the ID token, with their usage and "
+    "quotas (`usage`, `limits`; a null limit is unlimited). 403 while the account is not "
+    "in the group `users`.",
     tags=["auth"],
     security=BEARER,
 )
-async def describe_user(user: NamedDependency[User]) -> UserInfo:
-    return _user_info(user)
+async def describe_user(
+    user: NamedDependency[User], describe_usage: NamedDependency[DescribeUsage]
+) -> UserInfo:
+    report = await describe_usage(user.id)
+    usage, limits = report.account.usage, report.account.limits
+    info = _user_info(user)
+    info.usage = UsageInfo(
+        bytes=usage.used_bytes + usage.reserved_bytes,
+        files=usage.used_files + usage.reserved_files,
+        running_jobs=report.running_jobs,
+    )
+    info.limits = LimitsInfo(
+        bytes=limits.bytes, files=limits.files, running_jobs=limits.running_jobs
+    )
+    return info
 
 
 @post(
@@ -188,5 +224,6 @@ def router(container: Container) -> Router:
             "identity_provider": provide(container.identity_provider),
             "sign_up": provide(container.sign_up),
             "sign_in": provide(container.sign_in),
+            "describe_usage": provide(container.describe_usage),
         },
     )

@@ -102,6 +102,12 @@ def _own_url(
     )
 
 
+def _declared_length(request: Request[Any, Any, Any]) -> int | None:
+    """The request's `Content-Length` (an upper bound of the file's size), if any."""
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isdigit() else None
+
+
 def content_disposition(filename: str) -> str:
     """`attachment; filename=...`, with an RFC 5987 `filename*` for names that need it."""
     if _TOKEN.fullmatch(filename):
@@ -315,7 +321,12 @@ async def peek(
         ),
         400: _error("Not under config/, data/ or artifact/, a bad name, or no `file` field."),
         409: _error("A folder stands where the file goes, or a file where a folder goes."),
-        413: _error("The file is over the upload limit (`MAX_UPLOAD_BYTES`)."),
+        413: _error(
+            "The file is over the upload limit (`MAX_UPLOAD_BYTES`), or would take you past"
+            " your storage quota (bytes or files): refused before it starts when the request"
+            " declares its length, stopped when it crosses the quota otherwise; nothing of"
+            " it is kept. `…/url`: no room is left in your quota."
+        ),
     },
 )
 async def write(
@@ -336,7 +347,9 @@ async def write(
     if suffix == UPLOAD:
         filename, chunks = await file_field(request)
         try:
-            entry = await upload_file(user, folder, filename, chunks)
+            entry = await upload_file(
+                user, folder, filename, chunks, declared_bytes=_declared_length(request)
+            )
         finally:
             await chunks.aclose()
         return Response(FileInfo.of(entry), status_code=HTTP_201_CREATED)
