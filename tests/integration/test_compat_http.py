@@ -16,6 +16,8 @@ from tests.conftest import HeadersFor
 
 Client = AsyncTestClient[Litestar]
 DEV_FRONTEND = "http://localhost:8080"
+TUS = {"tus-resumable": "1.0.0"}
+OFFSET_STREAM = {"content-type": "application/offset+octet-stream"}
 
 
 @pytest.fixture
@@ -195,6 +197,28 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("/docs/openapi.json", "POST", "/docs/openapi.json", {}),
     ("/docs/oauth2-redirect.html", "POST", "/docs/oauth2-redirect.html", {}),
     ("/docs/assets/{file_path:path}", "GET", "/docs/assets/..%2F..%2Fsecret", {}),
+    ("/uploads", "POST", "/uploads/", {}),
+    ("/uploads", "POST", "/uploads/", {"headers": {**TUS, "upload-metadata": "path ZGF0YQ=="}}),
+    (
+        "/uploads",
+        "POST",
+        "/uploads/",
+        {"headers": {**TUS, "upload-length": "3", "upload-metadata": "path ZGF0YQ=="}},
+    ),
+    (
+        "/uploads",
+        "POST",
+        "/uploads/",
+        {"headers": {**TUS, "upload-length": "3", "upload-metadata": "path !!,filename YQ=="}},
+    ),
+    (
+        "/uploads/{upload_id:str}",
+        "PATCH",
+        "/uploads/nope",
+        {"headers": {**TUS, **OFFSET_STREAM, "upload-offset": "0"}, "content": b"x"},
+    ),
+    ("/uploads/{upload_id:str}", "PATCH", "/uploads/nope", {"headers": TUS, "content": b"x"}),
+    ("/uploads/{upload_id:str}", "DELETE", "/uploads/nope", {"headers": TUS}),
     ("(none)", "GET", "/nowhere", {}),
 ]
 

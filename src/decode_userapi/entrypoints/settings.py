@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     user_data_root_path: str = "./data/user_data"
     max_upload_bytes: int = 10 * GIB
     presigned_url_expiry_seconds: int = 600
+    resumable_upload_expiry_seconds: int = 24 * 3600
+    """`RESUMABLE_UPLOAD_EXPIRY_SECONDS`: a resumable or multipart upload idle this long is
+    aborted and its bytes removed."""
     # Database
     database_url: str = "sqlite+aiosqlite:///./data/sql_app.db"
     database_pool_size: int = 5
@@ -345,6 +348,9 @@ def _parse(env: _Reader) -> Settings:
         max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", defaults.max_upload_bytes, minimum=1),
         presigned_url_expiry_seconds=env.integer(
             "PRESIGNED_URL_EXPIRY_SECONDS", defaults.presigned_url_expiry_seconds, minimum=1
+        ),
+        resumable_upload_expiry_seconds=env.integer(
+            "RESUMABLE_UPLOAD_EXPIRY_SECONDS", defaults.resumable_upload_expiry_seconds, minimum=1
         ),
         database_url=async_database_url(database_url, env.secret("DATABASE_SECRET")),
         database_pool_size=env.integer(

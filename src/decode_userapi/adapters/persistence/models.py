@@ -2,6 +2,7 @@
 
 from decode_userapi.adapters.persistence.jobs import JobRow
 from decode_userapi.adapters.persistence.sign_in_attempts import SignInAttemptRow
+from decode_userapi.adapters.persistence.uploads import UploadRow
 from decode_userapi.adapters.persistence.users import UserRow
 
-__all__ = ["JobRow", "SignInAttemptRow", "UserRow"]
+__all__ = ["JobRow", "SignInAttemptRow", "UploadRow", "UserRow"]

@@ -11,9 +11,16 @@ stands at one of its parent folders. Renames never replace: the target is writte
 `If-None-Match: *` (a conditional PUT for folder markers and empty files, otherwise a
 multipart copy whose completion carries the condition), so of parallel renames onto one
 target, from any number of replicas, exactly one wins and the others leave their source.
+
+A resumable upload is an S3 multipart upload at the file's key, invisible until completed
+(with `If-None-Match: *`: it never replaces). Appended bytes are cut into parts of exactly
+`PART_SIZE` as they arrive, one part in memory at a time; what is left at the end of a
+request (less than a part) is kept as a temporary object under `.uploads/` beside the users'
+folders and put in front of the next request's bytes. The last part may be shorter.
 """
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +36,7 @@ from obstore.store import S3Store
 from decode_userapi.adapters.storage.streams import SizeLimited
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.uploads import Staging
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
 if TYPE_CHECKING:
@@ -44,6 +52,9 @@ COPY_PART_SIZE = 1024**3
 """Parts of a server-side copy (S3 allows up to 5 GiB a part and 10,000 parts)."""
 _TARGET_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
 """S3's answers to `If-None-Match: *` when the key exists, or is being written meanwhile."""
+
+UPLOADS = ".uploads"
+"""Where the tails of resumable uploads wait (beside the users' folders, in none)."""
 
 T = TypeVar("T")
 
@@ -331,6 +342,93 @@ class S3FileStorage:
             )
         )
         return HttpRequestSpec(method="post", url=post["url"], data=dict(post["fields"]))
+
+    async def begin(self, ref: FileRef) -> Staging:
+        answer = await self._sync(
+            lambda: self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key(ref))
+        )
+        return Staging(answer["UploadId"])
+
+    @staticmethod
+    def _tail(staging: Staging) -> FileRef:
+        return FileRef((UPLOADS, hashlib.sha256(staging.handle.encode()).hexdigest()))
+
+    async def append(
+        self, ref: FileRef, staging: Staging, offset: int, chunks: AsyncIterable[bytes], size: int
+    ) -> tuple[Staging, int]:
+        parts = list(staging.parts)
+        tail = self._tail(staging)
+        pending = bytearray()
+        if offset > len(parts) * PART_SIZE:
+            pending += await (await obstore.get_async(self._store, str(tail))).bytes_async()
+            del pending[offset - len(parts) * PART_SIZE :]  # bytes never recorded
+        async for chunk in chunks:
+            pending += chunk
+            while len(pending) >= PART_SIZE:
+                part = bytes(pending[:PART_SIZE])
+                del pending[:PART_SIZE]
+                parts.append(await self._upload_part(ref, staging, len(parts) + 1, part))
+        offset = len(parts) * PART_SIZE + len(pending)
+        if offset == size and pending:
+            parts.append(await self._upload_part(ref, staging, len(parts) + 1, bytes(pending)))
+        elif pending:
+            await obstore.put_async(self._store, str(tail), bytes(pending))
+        return Staging(staging.handle, tuple(parts)), offset
+
+    async def _upload_part(self, ref: FileRef, staging: Staging, number: int, body: bytes) -> str:
+        answer = await self._sync(
+            lambda: self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key(ref),
+                UploadId=staging.handle,
+                PartNumber=number,
+                Body=body,
+            )
+        )
+        return str(answer["ETag"])
+
+    async def finish(self, ref: FileRef, staging: Staging, size: int) -> None:
+        await self._refuse_files_on_the_way(ref, including=False)
+        if await self._sync(lambda: self._any_key_under(ref)):
+            raise AlreadyExists(f"'{ref}' is a folder.")
+        key = self._key(ref)
+        parts = [
+            {"PartNumber": number, "ETag": etag}
+            for number, etag in enumerate(staging.parts, start=1)
+        ]
+        try:
+            if parts:
+                await self._sync(
+                    lambda: self._client.complete_multipart_upload(
+                        Bucket=self._bucket,
+                        Key=key,
+                        UploadId=staging.handle,
+                        MultipartUpload={"Parts": parts},
+                        IfNoneMatch="*",
+                    )
+                )
+            else:  # S3 completes no upload without parts: an empty file is one PUT
+                await self._sync(lambda: self._put_if_absent(key))
+                await self.abort(ref, staging)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _TARGET_TAKEN:
+                raise AlreadyExists(f"'{ref}' already exists.") from None
+            raise
+        await self._put_markers(ref.parent)
+        await self._sync(lambda: self._delete_keys([self._key(self._tail(staging))]))
+
+    async def abort(self, ref: FileRef, staging: Staging) -> None:
+        def abort() -> None:
+            try:
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key(ref), UploadId=staging.handle
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise
+            self._delete_keys([self._key(self._tail(staging))])
+
+        await self._sync(abort)
 
     async def check(self) -> None:
         await self._sync(

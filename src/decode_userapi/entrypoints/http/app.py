@@ -19,7 +19,7 @@ from decode_userapi.entrypoints.http.json_body import require_json_body
 from decode_userapi.entrypoints.http.json_request import JsonSafeRequest
 from decode_userapi.entrypoints.http.observe import metrics_endpoint, observe
 from decode_userapi.entrypoints.http.origins import Origins
-from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs
+from decode_userapi.entrypoints.http.routes import auth, files, general, internal, jobs, uploads
 from decode_userapi.entrypoints.metrics import exposition_registry
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         jobs.router(container),
         internal.router(container),
         files.router(container),
+        uploads.router(container),
         openapi_json,
         swagger_assets(),
     ]
