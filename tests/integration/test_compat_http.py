@@ -197,6 +197,9 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("/docs/openapi.json", "POST", "/docs/openapi.json", {}),
     ("/docs/oauth2-redirect.html", "POST", "/docs/oauth2-redirect.html", {}),
     ("/docs/assets/{file_path:path}", "GET", "/docs/assets/..%2F..%2Fsecret", {}),
+    ("/files/{path:path}", "POST", "/files/data/multipart", {"json": {"filename": "a"}}),
+    ("/files/{path:path}", "POST", "/files/data/multipart", {"content": b"{"}),
+    ("/files/{path:path}", "POST", "/files/data/multipart/x/complete", {"json": {"parts": []}}),
     ("/uploads", "POST", "/uploads/", {}),
     ("/uploads", "POST", "/uploads/", {"headers": {**TUS, "upload-metadata": "path ZGF0YQ=="}}),
     (

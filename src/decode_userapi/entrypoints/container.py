@@ -36,6 +36,7 @@ from decode_userapi.services.accounts import (
     SignUp,
 )
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
+from decode_userapi.services.files.direct import DirectMultipartUploads
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
 from decode_userapi.services.files.resumable import AbortExpiredUploads, ResumableUploads
@@ -142,6 +143,12 @@ class Container(containers.DeclarativeContainer):
         uploads=upload_repository,
         max_bytes=settings.provided.max_upload_bytes,
         expiry_seconds=settings.provided.resumable_upload_expiry_seconds,
+    )
+    direct_uploads = providers.Factory(
+        DirectMultipartUploads,
+        spaces=user_spaces,
+        storage=file_storage,
+        max_bytes=settings.provided.max_upload_bytes,
     )
     abort_expired_uploads = providers.Factory(
         AbortExpiredUploads, storage=file_storage, uploads=upload_repository

@@ -44,6 +44,7 @@ from decode_userapi.adapters.storage.streams import SizeLimited
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.uploads import Staging
+from decode_userapi.ports.direct_uploads import DirectUpload
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
 STAGING = ".staging"
@@ -338,6 +339,22 @@ class LocalFileStorage:
 
     async def abort(self, ref: FileRef, staging: Staging) -> None:
         await anyio.to_thread.run_sync(lambda: self._staged(staging).unlink(missing_ok=True))
+
+    _NO_DIRECT = (
+        "This server keeps files on its own disk, so there is no storage to upload to"
+        " directly: use the resumable /uploads/ (tus) or POST /files/{type}/{path}/upload."
+    )
+
+    async def start_direct(self, ref: FileRef, size: int) -> DirectUpload:
+        raise NotAllowed(self._NO_DIRECT)
+
+    async def complete_direct(
+        self, folder: FileRef, upload_id: str, etags: list[tuple[int, str]], *, max_bytes: int
+    ) -> FileEntry:
+        raise NotAllowed(self._NO_DIRECT)
+
+    async def abort_direct(self, folder: FileRef, upload_id: str) -> None:
+        raise NotAllowed(self._NO_DIRECT)
 
     async def check(self) -> None:
         await anyio.to_thread.run_sync(self._check)

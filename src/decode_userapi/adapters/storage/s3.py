@@ -34,9 +34,10 @@ from obstore.auth.boto3 import Boto3CredentialProvider
 from obstore.store import S3Store
 
 from decode_userapi.adapters.storage.streams import SizeLimited
-from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
+from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.uploads import Staging
+from decode_userapi.ports.direct_uploads import DirectUpload
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ _TARGET_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
 
 UPLOADS = ".uploads"
 """Where the tails of resumable uploads wait (beside the users' folders, in none)."""
+
+DIRECT_PART_SIZE = 16 * 1024 * 1024
+"""Part size of direct uploads (larger for files that would need over `MAX_PARTS`)."""
+MAX_PARTS = 10_000
+"""S3's limit of parts per multipart upload."""
 
 T = TypeVar("T")
 
@@ -427,6 +433,83 @@ class S3FileStorage:
                 if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
                     raise
             self._delete_keys([self._key(self._tail(staging))])
+
+        await self._sync(abort)
+
+    async def start_direct(self, ref: FileRef, size: int) -> DirectUpload:
+        await self._refuse_files_on_the_way(ref, including=False)
+        mib = 1024 * 1024
+        part_size = max(DIRECT_PART_SIZE, -(-size // MAX_PARTS // mib) * mib)
+        count = max(1, -(-size // part_size))
+        key = self._key(ref)
+
+        def start() -> DirectUpload:
+            upload_id = self._client.create_multipart_upload(Bucket=self._bucket, Key=key)[
+                "UploadId"
+            ]
+            urls = tuple(
+                self._client.generate_presigned_url(
+                    "upload_part",
+                    Params={
+                        "Bucket": self._bucket,
+                        "Key": key,
+                        "UploadId": upload_id,
+                        "PartNumber": number,
+                    },
+                    ExpiresIn=self._expiry,
+                )
+                for number in range(1, count + 1)
+            )
+            return DirectUpload(upload_id, part_size, urls)
+
+        return await self._sync(start)
+
+    def _direct_key(self, folder: FileRef, upload_id: str) -> str:
+        """The key of the multipart upload `upload_id` directly inside `folder`."""
+        prefix = self._folder_prefix(folder)
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for upload in page.get("Uploads", ()):
+                name = upload["Key"][len(prefix) :]
+                if upload["UploadId"] == upload_id and name and "/" not in name:
+                    return str(upload["Key"])
+        raise NotFound(f"There is no upload {upload_id[:60]!r} into '{folder.as_folder()}'.")
+
+    async def complete_direct(
+        self, folder: FileRef, upload_id: str, etags: list[tuple[int, str]], *, max_bytes: int
+    ) -> FileEntry:
+        key = await self._sync(lambda: self._direct_key(folder, upload_id))
+        ref = folder.child(key.rsplit("/", 1)[-1])
+        parts = [{"PartNumber": number, "ETag": etag} for number, etag in sorted(etags)]
+        try:
+            await self._sync(
+                lambda: self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    IfNoneMatch="*",
+                )
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in _TARGET_TAKEN:
+                raise AlreadyExists(f"'{ref}' already exists.") from None
+            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
+                message = error.response.get("Error", {}).get("Message", code)
+                raise InvalidInput(f"S3 refused the parts: {message}") from None
+            raise
+        size = (await obstore.head_async(self._store, str(ref)))["size"]
+        if size > max_bytes:
+            await self._sync(lambda: self._delete_keys([key]))
+            raise TooLarge(f"The file of {size} bytes is over the limit of {max_bytes} bytes.")
+        await self._put_markers(ref.parent)
+        return FileEntry(ref, EntryKind.FILE, size)
+
+    async def abort_direct(self, folder: FileRef, upload_id: str) -> None:
+        def abort() -> None:
+            key = self._direct_key(folder, upload_id)
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
 
         await self._sync(abort)
 
