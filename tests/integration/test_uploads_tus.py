@@ -169,7 +169,9 @@ def test_an_upload_cut_half_way_resumes_and_stores_the_same_bytes(
     assert _staged_uploads(live) == []
 
 
-def test_chunks_and_creation_with_upload_make_the_file(live: Live, alice: dict[str, str]) -> None:
+def test_chunks_with_checksums_and_creation_with_upload_make_the_file(
+    live: Live, alice: dict[str, str]
+) -> None:
     content = os.urandom(6 * MIB + 7)
     first = content[: 2 * MIB]
     created = httpx.post(
@@ -187,9 +189,35 @@ def test_chunks_and_creation_with_upload_make_the_file(live: Live, alice: dict[s
     assert created.status_code == 201, created.text
     assert created.headers["upload-offset"] == str(len(first))
     assert "GMT" in created.headers["upload-expires"]
-    uploader = tus.TusClient(f"{live.url}/uploads/", headers=alice).uploader(
-        file_stream=BytesIO(content), url=created.headers["location"], chunk_size=MIB
+    url = created.headers["location"]
+    stream = {**alice, **TUS, "Content-Type": "application/offset+octet-stream"}
+    rest = content[len(first) :]
+    wrong = base64.b64encode(hashlib.sha1(b"other bytes", usedforsecurity=False).digest()).decode()
+    refused = httpx.patch(
+        url,
+        content=rest,
+        headers={**stream, "Upload-Offset": str(len(first)), "Upload-Checksum": f"sha1 {wrong}"},
     )
+    assert refused.status_code == 460, refused.text
+    assert _offset(url, alice) == len(first)
+    unknown = httpx.patch(
+        url,
+        content=rest,
+        headers={**stream, "Upload-Offset": str(len(first)), "Upload-Checksum": "crc32 AAAA"},
+    )
+    assert unknown.status_code == 400, unknown.text
+    assert "sha1, md5" in unknown.json()["detail"]
+    md5 = base64.b64encode(hashlib.md5(rest[:MIB], usedforsecurity=False).digest()).decode()
+    accepted = httpx.patch(
+        url,
+        content=rest[:MIB],
+        headers={**stream, "Upload-Offset": str(len(first)), "Upload-Checksum": f"md5 {md5}"},
+    )
+    assert accepted.status_code == 204, accepted.text
+    uploader = tus.TusClient(f"{live.url}/uploads/", headers=alice).uploader(
+        file_stream=BytesIO(content), url=url, chunk_size=MIB, upload_checksum=True
+    )
+    assert uploader.offset == len(first) + MIB
     uploader.upload()
     assert _download(live, alice, "data/résumé.bin") == content
 
@@ -315,6 +343,8 @@ def test_options_tells_what_the_server_offers(live: Live) -> None:
     assert response.headers["tus-version"] == "1.0.0"
     extensions = set(response.headers["tus-extension"].split(","))
     assert {"creation", "creation-with-upload", "termination", "expiration"} <= extensions
+    assert "checksum" in extensions
+    assert set(response.headers["tus-checksum-algorithm"].split(",")) == {"sha1", "md5"}
     assert response.headers["tus-max-size"] == str(live.settings.max_upload_bytes)
 
 

@@ -41,6 +41,10 @@ class TooLarge(DomainError):
     """The payload is over the configured limit (413)."""
 
 
+class ChecksumMismatch(DomainError):
+    """The bytes received do not match the checksum sent with them; none were kept (460)."""
+
+
 class UpstreamUnavailable(DomainError):
     """A service we depend on did not answer; nothing was changed (503)."""
 

@@ -39,6 +39,17 @@ class ResumableUpload(msgspec.Struct, frozen=True):
         return self.offset == self.length
 
 
+CHECKSUM_ALGORITHMS = ("sha1", "md5")
+
+
+class Checksum(msgspec.Struct, frozen=True):
+    """What the bytes of one request must hash to (tus `Upload-Checksum`)."""
+
+    algorithm: str
+    """One of `CHECKSUM_ALGORITHMS`."""
+    digest: bytes
+
+
 class AbortedUpload(msgspec.Struct, frozen=True):
     """An upload removed because it expired: whose it was and what it freed."""
 

@@ -7,6 +7,7 @@ valid file name), except that a resumable upload never replaces a file: `Already
 creation, and again on the last byte if a file appeared there meanwhile.
 """
 
+import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -14,10 +15,21 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotFound, TooLarge
+from decode_userapi.domain.errors import (
+    AlreadyExists,
+    ChecksumMismatch,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+)
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.spaces import UserSpace
-from decode_userapi.domain.uploads import AbortedUpload, ResumableUpload
+from decode_userapi.domain.uploads import (
+    CHECKSUM_ALGORITHMS,
+    AbortedUpload,
+    Checksum,
+    ResumableUpload,
+)
 from decode_userapi.domain.users import User
 from decode_userapi.ports.resumable_storage import ResumableStorage
 from decode_userapi.ports.upload_repository import UploadRepository
@@ -106,12 +118,25 @@ class ResumableUploads:
         return upload
 
     async def append(
-        self, user: User, upload_id: str, offset: int, chunks: AsyncIterable[bytes]
+        self,
+        user: User,
+        upload_id: str,
+        offset: int,
+        chunks: AsyncIterable[bytes],
+        checksum: Checksum | None = None,
     ) -> ResumableUpload:
         """Store `chunks` at `offset`, which must be the upload's offset (`AlreadyExists`
         otherwise, or while another request writes to it). When the stream ends early
-        (the client went away), what arrived is kept and counted. On the last byte the
-        file appears at its target."""
+        (the client went away), what arrived is kept and counted, unless a `checksum`
+        came with it: then all the bytes must match it, or none is kept
+        (`ChecksumMismatch`). On the last byte the file appears at its target."""
+        if checksum is not None:
+            if checksum.algorithm not in CHECKSUM_ALGORITHMS:
+                raise InvalidInput(
+                    f"The checksum algorithm {checksum.algorithm[:20]!r} is not one of "
+                    f"{', '.join(CHECKSUM_ALGORITHMS)}."
+                )
+            chunks = _verified(chunks, checksum)
         upload = await self.get(user, upload_id)
         if offset != upload.offset:
             raise AlreadyExists(
@@ -187,6 +212,19 @@ async def _at_most(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[by
                 f"The request carries more bytes than the {limit} the upload still expects."
             )
         yield chunk
+
+
+async def _verified(chunks: AsyncIterable[bytes], checksum: Checksum) -> AsyncIterator[bytes]:
+    """`chunks`; at their end `ChecksumMismatch` unless they hash to `checksum` (the
+    storage records nothing when its stream fails)."""
+    digest = hashlib.new(checksum.algorithm, usedforsecurity=False)
+    async for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.digest() != checksum.digest:
+        raise ChecksumMismatch(
+            f"The bytes do not match their {checksum.algorithm} checksum; none were kept."
+        )
 
 
 class AbortExpiredUploads:

@@ -1,5 +1,5 @@
 """`/uploads/`: resumable uploads by the tus protocol 1.0 (core, creation,
-creation-with-upload, termination, expiration).
+creation-with-upload, termination, expiration, checksum with sha1 or md5).
 
 The target comes in `Upload-Metadata`: `path`, the folder (as in
 `POST /files/{type}/{path}/upload`: inside `config/`, `data/` or `artifact/`), and
@@ -23,7 +23,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
-from decode_userapi.domain.uploads import ResumableUpload
+from decode_userapi.domain.uploads import CHECKSUM_ALGORITHMS, Checksum, ResumableUpload
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
@@ -33,7 +33,7 @@ from decode_userapi.entrypoints.http.schemas import ErrorBody
 from decode_userapi.services.files.resumable import ResumableUploads
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = "creation,creation-with-upload,termination,expiration"
+EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 OFFSET_STREAM = "application/offset+octet-stream"
 PATHS = ["/", "/{upload_id:str}"]
 _NUMBER = re.compile(r"[0-9]{1,19}")
@@ -93,6 +93,19 @@ def _target(request: Request[Any, Any, Any]) -> tuple[FileRef, str]:
     return FileRef.parse(metadata["path"]), metadata["filename"]
 
 
+def _checksum(request: Request[Any, Any, Any]) -> Checksum | None:
+    """`Upload-Checksum: <algorithm> <base64 digest>`, if sent."""
+    raw = request.headers.get("upload-checksum")
+    if raw is None:
+        return None
+    algorithm, _, encoded = raw.strip().partition(" ")
+    try:
+        digest = base64.b64decode(encoded.strip(), validate=True)
+    except binascii.Error:
+        raise InvalidInput("Upload-Checksum: the digest is not base64.") from None
+    return Checksum(algorithm.lower(), digest)
+
+
 def _has_body(request: Request[Any, Any, Any]) -> bool:
     length = request.headers.get("content-length")
     return "chunked" in request.headers.get("transfer-encoding", "") or (
@@ -146,6 +159,7 @@ async def discover(max_upload_bytes: NamedDependency[int]) -> Response[None]:
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": EXTENSIONS,
             "Tus-Max-Size": str(max_upload_bytes),
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
         },
     )
 
@@ -184,7 +198,9 @@ async def create(
     location = f"{origins.base_url(request)}/uploads/"
     upload = await resumable_uploads.create(user, folder, filename, length)
     if with_bytes and not upload.is_complete:
-        upload = await resumable_uploads.append(user, upload.id, 0, _body(request))
+        upload = await resumable_uploads.append(
+            user, upload.id, 0, _body(request), _checksum(request)
+        )
     headers = {**_state(upload), "Location": location + upload.id}
     return Response(None, status_code=HTTP_201_CREATED, headers=headers)
 
@@ -213,7 +229,10 @@ async def offset(
     status_code=HTTP_204_NO_CONTENT,
     request_max_body_size=None,  # bounded by the upload's length
     responses={
-        400: _error("Upload-Offset missing, or more bytes than the upload's length."),
+        400: _error(
+            "Upload-Offset missing, more bytes than the upload's length, or a checksum"
+            " algorithm other than sha1 and md5."
+        ),
         404: _error("No such upload of yours (or it expired, or it finished)."),
         409: _error(
             "Upload-Offset is not the upload's offset, another request is writing"
@@ -221,6 +240,7 @@ async def offset(
         ),
         412: _error("No `Tus-Resumable: 1.0.0`."),
         415: _error("Not `Content-Type: application/offset+octet-stream`."),
+        460: _error("The bytes do not match `Upload-Checksum`; none were kept."),
     },
 )
 async def append(
@@ -229,11 +249,12 @@ async def append(
     resumable_uploads: NamedDependency[ResumableUploads],
     upload_id: FromPath[str],
 ) -> Response[None]:
-    """204 with the new `Upload-Offset`; on the last byte the file is at its target."""
+    """204 with the new `Upload-Offset`; on the last byte the file is at its target.
+    With `Upload-Checksum` (sha1 or md5), the bytes are kept only if they match."""
     _check_version(request)
     _check_stream(request)
     at = _number(request, "Upload-Offset")
-    upload = await resumable_uploads.append(user, upload_id, at, _body(request))
+    upload = await resumable_uploads.append(user, upload_id, at, _body(request), _checksum(request))
     return Response(None, status_code=HTTP_204_NO_CONTENT, headers=_state(upload))
 
 
