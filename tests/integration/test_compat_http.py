@@ -103,6 +103,20 @@ async def test_cors_lets_the_frontends_dev_server_in_without_configuration(
     assert other.headers.get("access-control-allow-origin") is None
 
 
+async def test_cors_lets_a_browser_tus_client_read_the_upload_headers(
+    client: Client, alice: dict[str, str], embedded_only: None
+) -> None:
+    """(The production stack here has no FRONTEND_URL, hence no CORS.)"""
+    headers = {**alice, **TUS, "Origin": DEV_FRONTEND, "Upload-Length": "1"}
+    headers["Upload-Metadata"] = "path ZGF0YQ==,filename YQ=="
+    answer = await client.post("/uploads/", headers=headers)
+    assert answer.status_code == 201, answer.text
+    exposed = {
+        name.strip().lower() for name in answer.headers["access-control-expose-headers"].split(",")
+    }
+    assert {"location", "upload-offset", "upload-expires", "tus-resumable"} <= exposed
+
+
 async def test_cors_allows_each_configured_origin(settings: Settings) -> None:
     origins = "https://decode.example.org, http://localhost:8080/"
     configured = msgspec.structs.replace(

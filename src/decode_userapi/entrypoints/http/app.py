@@ -69,6 +69,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
+            expose_headers=list(uploads.EXPOSED_HEADERS),
         )
         if settings.frontend_urls
         else None

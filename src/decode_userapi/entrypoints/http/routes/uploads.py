@@ -36,6 +36,18 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 OFFSET_STREAM = "application/offset+octet-stream"
 PATHS = ["/", "/{upload_id:str}"]
+EXPOSED_HEADERS = (
+    "Location",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Expires",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Tus-Checksum-Algorithm",
+)
+"""Response headers a browser tus client (on a frontend's origin) must be able to read."""
 _NUMBER = re.compile(r"[0-9]{1,19}")
 _KEY = re.compile(r"[!-+\--~]+")  # printable ASCII without space and comma
 
