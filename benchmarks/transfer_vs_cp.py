@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from tusclient import client as tus
 
 from benchmarks.harness import scratch_folder
 from benchmarks.live_server import PeakRss, Server, running_server
 
 MIB = 1024**2
 FOLDER = "data/transfer"
+TUS_CHUNK = 64 * MIB
+"""Bytes per tus PATCH request (tuspy holds one in the client's memory)."""
 
 
 @dataclass
@@ -98,6 +101,14 @@ class Transfers:
             f"{self.server.url}/files/{FOLDER}/upload",
         )
 
+    def tus_upload(self) -> None:
+        uploads = tus.TusClient(f"{self.server.url}/uploads/", headers=self.server.headers)
+        uploads.uploader(
+            file_path=str(self.source),
+            metadata={"path": FOLDER, "filename": "tus.bin"},
+            chunk_size=TUS_CHUNK,
+        ).upload()
+
     def download(self, url_path: str, target: Path, at_least: int) -> None:
         _curl("-o", str(target), "-H", self.auth, f"{self.server.url}/files/{url_path}")
         if target.stat().st_size < at_least:
@@ -140,7 +151,7 @@ def main() -> None:
         transfers.download(f"{FOLDER}/warm.bin/download", copy, MIB)
         transfers.delete()
         transfers.idle_rss = server.process.memory_info().rss
-        kinds = ("cp", "upload", "download", "zip download")
+        kinds = ("cp", "upload", "download", "zip download", "tus upload")
         samples = {kind: Samples() for kind in kinds}
         ratios: dict[str, list[float]] = {kind: [] for kind in kinds}
         for _ in range(args.reps):
@@ -150,6 +161,7 @@ def main() -> None:
                 "upload": transfers.upload,
                 "download": lambda: transfers.download(f"{FOLDER}/source.bin/download", copy, size),
                 "zip download": lambda: transfers.download(f"{FOLDER}/download", copy, size),
+                "tus upload": transfers.tus_upload,
             }
             for kind, step in steps.items():
                 seconds = transfers.timed(step, samples[kind])

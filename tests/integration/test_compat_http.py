@@ -16,6 +16,8 @@ from tests.conftest import HeadersFor
 
 Client = AsyncTestClient[Litestar]
 DEV_FRONTEND = "http://localhost:8080"
+TUS = {"tus-resumable": "1.0.0"}
+OFFSET_STREAM = {"content-type": "application/offset+octet-stream"}
 
 
 @pytest.fixture
@@ -99,6 +101,20 @@ async def test_cors_lets_the_frontends_dev_server_in_without_configuration(
         assert allowed is None
     other = await preflight(client, "https://evil.example")
     assert other.headers.get("access-control-allow-origin") is None
+
+
+async def test_cors_lets_a_browser_tus_client_read_the_upload_headers(
+    client: Client, alice: dict[str, str], embedded_only: None
+) -> None:
+    """(The production stack here has no FRONTEND_URL, hence no CORS.)"""
+    headers = {**alice, **TUS, "Origin": DEV_FRONTEND, "Upload-Length": "1"}
+    headers["Upload-Metadata"] = "path ZGF0YQ==,filename YQ=="
+    answer = await client.post("/uploads/", headers=headers)
+    assert answer.status_code == 201, answer.text
+    exposed = {
+        name.strip().lower() for name in answer.headers["access-control-expose-headers"].split(",")
+    }
+    assert {"location", "upload-offset", "upload-expires", "tus-resumable"} <= exposed
 
 
 async def test_cors_allows_each_configured_origin(settings: Settings) -> None:
@@ -208,6 +224,31 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("/docs/openapi.json", "POST", "/docs/openapi.json", {}),
     ("/docs/oauth2-redirect.html", "POST", "/docs/oauth2-redirect.html", {}),
     ("/docs/assets/{file_path:path}", "GET", "/docs/assets/..%2F..%2Fsecret", {}),
+    ("/files/{path:path}", "POST", "/files/data/multipart", {"json": {"filename": "a"}}),
+    ("/files/{path:path}", "POST", "/files/data/multipart", {"content": b"{"}),
+    ("/files/{path:path}", "POST", "/files/data/multipart/x/complete", {"json": {"parts": []}}),
+    ("/uploads", "POST", "/uploads/", {}),
+    ("/uploads", "POST", "/uploads/", {"headers": {**TUS, "upload-metadata": "path ZGF0YQ=="}}),
+    (
+        "/uploads",
+        "POST",
+        "/uploads/",
+        {"headers": {**TUS, "upload-length": "3", "upload-metadata": "path ZGF0YQ=="}},
+    ),
+    (
+        "/uploads",
+        "POST",
+        "/uploads/",
+        {"headers": {**TUS, "upload-length": "3", "upload-metadata": "path !!,filename YQ=="}},
+    ),
+    (
+        "/uploads/{upload_id:str}",
+        "PATCH",
+        "/uploads/nope",
+        {"headers": {**TUS, **OFFSET_STREAM, "upload-offset": "0"}, "content": b"x"},
+    ),
+    ("/uploads/{upload_id:str}", "PATCH", "/uploads/nope", {"headers": TUS, "content": b"x"}),
+    ("/uploads/{upload_id:str}", "DELETE", "/uploads/nope", {"headers": TUS}),
     ("(none)", "GET", "/nowhere", {}),
 ]
 

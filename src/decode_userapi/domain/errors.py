@@ -50,6 +50,10 @@ class RunningJobsQuotaExceeded(DomainError):
     job ends, not after a time a client could wait out, so not 429."""
 
 
+class ChecksumMismatch(DomainError):
+    """The bytes received do not match the checksum sent with them; none were kept (460)."""
+
+
 class UpstreamUnavailable(DomainError):
     """A service we depend on did not answer; nothing was changed (503)."""
 

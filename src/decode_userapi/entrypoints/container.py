@@ -23,6 +23,7 @@ from decode_userapi.adapters.persistence.database import (
 )
 from decode_userapi.adapters.persistence.sign_in_attempts import SqlaSignInThrottle
 from decode_userapi.adapters.persistence.unit_of_work import SqlaUnitOfWork
+from decode_userapi.adapters.persistence.uploads import SqlaUploadRepository
 from decode_userapi.adapters.persistence.usage import SqlaUsageLedger
 from decode_userapi.adapters.persistence.users import SqlaAccounts
 from decode_userapi.adapters.storage.local import LocalFileStorage, LocalStagingSweeper
@@ -40,9 +41,11 @@ from decode_userapi.services.accounts import (
     SignUp,
 )
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
+from decode_userapi.services.files.direct import DirectMultipartUploads
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
 from decode_userapi.services.files.quota import StorageQuota
+from decode_userapi.services.files.resumable import AbortExpiredUploads, ResumableUploads
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 from decode_userapi.services.jobs.applications import ListApplications
@@ -169,6 +172,24 @@ class Container(containers.DeclarativeContainer):
     get_download_url = providers.Factory(GetDownloadUrl, spaces=user_spaces)
     rename_file = providers.Factory(RenameFile, spaces=user_spaces)
     delete_file = providers.Factory(DeleteFile, spaces=user_spaces, ledger=usage_ledger)
+    upload_repository = providers.Factory(SqlaUploadRepository, session_factory)
+    resumable_uploads = providers.Factory(
+        ResumableUploads,
+        spaces=user_spaces,
+        storage=file_storage,
+        uploads=upload_repository,
+        max_bytes=settings.provided.max_upload_bytes,
+        expiry_seconds=settings.provided.resumable_upload_expiry_seconds,
+    )
+    direct_uploads = providers.Factory(
+        DirectMultipartUploads,
+        spaces=user_spaces,
+        storage=file_storage,
+        max_bytes=settings.provided.max_upload_bytes,
+    )
+    abort_expired_uploads = providers.Factory(
+        AbortExpiredUploads, storage=file_storage, uploads=upload_repository
+    )
 
     check_readiness = providers.Factory(
         CheckReadiness,

@@ -96,6 +96,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """`CLEANUP_INTERVAL_SECONDS`: `serve` runs the cleanup this often (off when unset)."""
     staging_grace_seconds: int = 3600
     """`STAGING_GRACE_SECONDS`: a staged upload untouched this long is abandoned."""
+    resumable_upload_expiry_seconds: int = 24 * 3600
+    """`RESUMABLE_UPLOAD_EXPIRY_SECONDS`: a resumable or multipart upload idle this long is
+    aborted and its bytes removed."""
     # Database
     database_url: str = "sqlite+aiosqlite:///./data/sql_app.db"
     database_pool_size: int = 5
@@ -420,6 +423,9 @@ def _parse(env: _Reader) -> Settings:
         cleanup_interval_seconds=env.optional_integer("CLEANUP_INTERVAL_SECONDS", minimum=1),
         staging_grace_seconds=env.integer(
             "STAGING_GRACE_SECONDS", defaults.staging_grace_seconds, minimum=1
+        ),
+        resumable_upload_expiry_seconds=env.integer(
+            "RESUMABLE_UPLOAD_EXPIRY_SECONDS", defaults.resumable_upload_expiry_seconds, minimum=1
         ),
         database_url=async_database_url(database_url, env.secret("DATABASE_SECRET")),
         database_pool_size=env.integer(

@@ -19,6 +19,10 @@ Staged files are named `<host>~<pid>~<random>` (obstore adds `#N` while it write
 start the staging folder is cleaned of what a crash left behind: files of this host whose
 process is gone, and anything (from any host sharing the folder) untouched for
 `STALE_STAGING_SECONDS`, which no upload in flight is, since it writes as bytes arrive.
+
+Resumable uploads wait in their own folder, `.uploads` (0700), which that cleaning leaves
+alone: a restart must not lose an upload a client will resume. They leave it when they
+finish (an atomic no-replace rename into place), are terminated, or expire.
 """
 
 import ctypes
@@ -40,10 +44,13 @@ from obstore.store import LocalStore
 from decode_userapi.adapters.storage.streams import SizeLimited
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.uploads import Staging
+from decode_userapi.ports.direct_uploads import DirectUpload
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.ports.sweeper import Removal
 
 STAGING = ".staging"
+UPLOADS = ".uploads"
 CHUNK_SIZE = 1024 * 1024
 UPLOAD_CONCURRENCY = 2
 """Parts obstore writes at once: bounds an upload's memory to about this many chunks."""
@@ -155,6 +162,7 @@ class LocalFileStorage:
         self._root = Path(root).resolve()
         self._root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         (self._root / STAGING).mkdir(mode=STAGING_MODE, exist_ok=True)
+        (self._root / UPLOADS).mkdir(mode=STAGING_MODE, exist_ok=True)
         self._store = LocalStore(self._root)
         self._host = _host_name()
         if clean_staging:
@@ -327,6 +335,70 @@ class LocalFileStorage:
 
     async def upload_request(self, folder: FileRef, *, max_bytes: int) -> HttpRequestSpec | None:
         return None
+
+    def _staged(self, staging: Staging) -> Path:
+        return self._root / UPLOADS / staging.handle
+
+    async def begin(self, ref: FileRef) -> Staging:
+        staging = Staging(uuid.uuid4().hex)
+        await anyio.to_thread.run_sync(lambda: self._staged(staging).touch(0o600, exist_ok=False))
+        return staging
+
+    async def append(
+        self, ref: FileRef, staging: Staging, offset: int, chunks: AsyncIterable[bytes], size: int
+    ) -> tuple[Staging, int]:
+        """Writes in slices of about `CHUNK_SIZE` (one worker-thread call each), synced to
+        disk before the new offset is returned."""
+        try:
+            file = await anyio.open_file(self._staged(staging), "r+b")
+        except FileNotFoundError:
+            raise NotFound("The upload's staged bytes are gone; start the upload again.") from None
+        async with file:
+            await file.truncate(offset)
+            await file.seek(offset)
+            pending = bytearray()
+            async for chunk in chunks:
+                pending += chunk
+                if len(pending) >= CHUNK_SIZE:
+                    await file.write(bytes(pending))
+                    offset += len(pending)
+                    pending.clear()
+            await file.write(bytes(pending))
+            offset += len(pending)
+            await file.flush()
+            await anyio.to_thread.run_sync(os.fsync, file.wrapped.fileno())
+        return staging, offset
+
+    async def finish(self, ref: FileRef, staging: Staging, size: int) -> None:
+        await anyio.to_thread.run_sync(self._finish, ref, staging)
+
+    def _finish(self, ref: FileRef, staging: Staging) -> None:
+        self._make_folder(ref.parent)
+        staged = self._staged(staging)
+        os.chmod(staged, FILE_MODE)
+        try:
+            _rename_no_replace(staged, self._path(ref))
+        except FileExistsError:
+            raise AlreadyExists(f"'{ref}' already exists.") from None
+
+    async def abort(self, ref: FileRef, staging: Staging) -> None:
+        await anyio.to_thread.run_sync(lambda: self._staged(staging).unlink(missing_ok=True))
+
+    _NO_DIRECT = (
+        "This server keeps files on its own disk, so there is no storage to upload to"
+        " directly: use the resumable /uploads/ (tus) or POST /files/{type}/{path}/upload."
+    )
+
+    async def start_direct(self, ref: FileRef, size: int) -> DirectUpload:
+        raise NotAllowed(self._NO_DIRECT)
+
+    async def complete_direct(
+        self, folder: FileRef, upload_id: str, etags: list[tuple[int, str]], *, max_bytes: int
+    ) -> FileEntry:
+        raise NotAllowed(self._NO_DIRECT)
+
+    async def abort_direct(self, folder: FileRef, upload_id: str) -> None:
+        raise NotAllowed(self._NO_DIRECT)
 
     async def check(self) -> None:
         await anyio.to_thread.run_sync(self._check)

@@ -11,9 +11,16 @@ stands at one of its parent folders. Renames never replace: the target is writte
 `If-None-Match: *` (a conditional PUT for folder markers and empty files, otherwise a
 multipart copy whose completion carries the condition), so of parallel renames onto one
 target, from any number of replicas, exactly one wins and the others leave their source.
+
+A resumable upload is an S3 multipart upload at the file's key, invisible until completed
+(with `If-None-Match: *`: it never replaces). Appended bytes are cut into parts of exactly
+`PART_SIZE` as they arrive, one part in memory at a time; what is left at the end of a
+request (less than a part) is kept as a temporary object under `.uploads/` beside the users'
+folders and put in front of the next request's bytes. The last part may be shorter.
 """
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,8 +34,10 @@ from obstore.auth.boto3 import Boto3CredentialProvider
 from obstore.store import S3Store
 
 from decode_userapi.adapters.storage.streams import SizeLimited
-from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
+from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.uploads import Staging
+from decode_userapi.ports.direct_uploads import DirectUpload
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
 if TYPE_CHECKING:
@@ -44,6 +53,14 @@ COPY_PART_SIZE = 1024**3
 """Parts of a server-side copy (S3 allows up to 5 GiB a part and 10,000 parts)."""
 _TARGET_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
 """S3's answers to `If-None-Match: *` when the key exists, or is being written meanwhile."""
+
+UPLOADS = ".uploads"
+"""Where the tails of resumable uploads wait (beside the users' folders, in none)."""
+
+DIRECT_PART_SIZE = 16 * 1024 * 1024
+"""Part size of direct uploads (larger for files that would need over `MAX_PARTS`)."""
+MAX_PARTS = 10_000
+"""S3's limit of parts per multipart upload."""
 
 T = TypeVar("T")
 
@@ -331,6 +348,170 @@ class S3FileStorage:
             )
         )
         return HttpRequestSpec(method="post", url=post["url"], data=dict(post["fields"]))
+
+    async def begin(self, ref: FileRef) -> Staging:
+        answer = await self._sync(
+            lambda: self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key(ref))
+        )
+        return Staging(answer["UploadId"])
+
+    @staticmethod
+    def _tail(staging: Staging) -> FileRef:
+        return FileRef((UPLOADS, hashlib.sha256(staging.handle.encode()).hexdigest()))
+
+    async def append(
+        self, ref: FileRef, staging: Staging, offset: int, chunks: AsyncIterable[bytes], size: int
+    ) -> tuple[Staging, int]:
+        parts = list(staging.parts)
+        tail = self._tail(staging)
+        pending = bytearray()
+        if offset > len(parts) * PART_SIZE:
+            pending += await (await obstore.get_async(self._store, str(tail))).bytes_async()
+            del pending[offset - len(parts) * PART_SIZE :]  # bytes never recorded
+        async for chunk in chunks:
+            pending += chunk
+            while len(pending) >= PART_SIZE:
+                part = bytes(pending[:PART_SIZE])
+                del pending[:PART_SIZE]
+                parts.append(await self._upload_part(ref, staging, len(parts) + 1, part))
+        offset = len(parts) * PART_SIZE + len(pending)
+        if offset == size and pending:
+            parts.append(await self._upload_part(ref, staging, len(parts) + 1, bytes(pending)))
+        elif pending:
+            await obstore.put_async(self._store, str(tail), bytes(pending))
+        return Staging(staging.handle, tuple(parts)), offset
+
+    async def _upload_part(self, ref: FileRef, staging: Staging, number: int, body: bytes) -> str:
+        answer = await self._sync(
+            lambda: self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key(ref),
+                UploadId=staging.handle,
+                PartNumber=number,
+                Body=body,
+            )
+        )
+        return str(answer["ETag"])
+
+    async def finish(self, ref: FileRef, staging: Staging, size: int) -> None:
+        await self._refuse_files_on_the_way(ref, including=False)
+        if await self._sync(lambda: self._any_key_under(ref)):
+            raise AlreadyExists(f"'{ref}' is a folder.")
+        key = self._key(ref)
+        parts = [
+            {"PartNumber": number, "ETag": etag}
+            for number, etag in enumerate(staging.parts, start=1)
+        ]
+        try:
+            if parts:
+                await self._sync(
+                    lambda: self._client.complete_multipart_upload(
+                        Bucket=self._bucket,
+                        Key=key,
+                        UploadId=staging.handle,
+                        MultipartUpload={"Parts": parts},
+                        IfNoneMatch="*",
+                    )
+                )
+            else:  # S3 completes no upload without parts: an empty file is one PUT
+                await self._sync(lambda: self._put_if_absent(key))
+                await self.abort(ref, staging)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _TARGET_TAKEN:
+                raise AlreadyExists(f"'{ref}' already exists.") from None
+            raise
+        await self._put_markers(ref.parent)
+        await self._sync(lambda: self._delete_keys([self._key(self._tail(staging))]))
+
+    async def abort(self, ref: FileRef, staging: Staging) -> None:
+        def abort() -> None:
+            try:
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key(ref), UploadId=staging.handle
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise
+            self._delete_keys([self._key(self._tail(staging))])
+
+        await self._sync(abort)
+
+    async def start_direct(self, ref: FileRef, size: int) -> DirectUpload:
+        await self._refuse_files_on_the_way(ref, including=False)
+        mib = 1024 * 1024
+        part_size = max(DIRECT_PART_SIZE, -(-size // MAX_PARTS // mib) * mib)
+        count = max(1, -(-size // part_size))
+        key = self._key(ref)
+
+        def start() -> DirectUpload:
+            upload_id = self._client.create_multipart_upload(Bucket=self._bucket, Key=key)[
+                "UploadId"
+            ]
+            urls = tuple(
+                self._client.generate_presigned_url(
+                    "upload_part",
+                    Params={
+                        "Bucket": self._bucket,
+                        "Key": key,
+                        "UploadId": upload_id,
+                        "PartNumber": number,
+                    },
+                    ExpiresIn=self._expiry,
+                )
+                for number in range(1, count + 1)
+            )
+            return DirectUpload(upload_id, part_size, urls)
+
+        return await self._sync(start)
+
+    def _direct_key(self, folder: FileRef, upload_id: str) -> str:
+        """The key of the multipart upload `upload_id` directly inside `folder`."""
+        prefix = self._folder_prefix(folder)
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for upload in page.get("Uploads", ()):
+                name = upload["Key"][len(prefix) :]
+                if upload["UploadId"] == upload_id and name and "/" not in name:
+                    return str(upload["Key"])
+        raise NotFound(f"There is no upload {upload_id[:60]!r} into '{folder.as_folder()}'.")
+
+    async def complete_direct(
+        self, folder: FileRef, upload_id: str, etags: list[tuple[int, str]], *, max_bytes: int
+    ) -> FileEntry:
+        key = await self._sync(lambda: self._direct_key(folder, upload_id))
+        ref = folder.child(key.rsplit("/", 1)[-1])
+        parts = [{"PartNumber": number, "ETag": etag} for number, etag in sorted(etags)]
+        try:
+            await self._sync(
+                lambda: self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    IfNoneMatch="*",
+                )
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in _TARGET_TAKEN:
+                raise AlreadyExists(f"'{ref}' already exists.") from None
+            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
+                message = error.response.get("Error", {}).get("Message", code)
+                raise InvalidInput(f"S3 refused the parts: {message}") from None
+            raise
+        size = (await obstore.head_async(self._store, str(ref)))["size"]
+        if size > max_bytes:
+            await self._sync(lambda: self._delete_keys([key]))
+            raise TooLarge(f"The file of {size} bytes is over the limit of {max_bytes} bytes.")
+        await self._put_markers(ref.parent)
+        return FileEntry(ref, EntryKind.FILE, size)
+
+    async def abort_direct(self, folder: FileRef, upload_id: str) -> None:
+        def abort() -> None:
+            key = self._direct_key(folder, upload_id)
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+
+        await self._sync(abort)
 
     async def check(self) -> None:
         await self._sync(

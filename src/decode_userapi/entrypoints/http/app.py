@@ -26,6 +26,7 @@ from decode_userapi.entrypoints.http.routes import (
     internal,
     job_streams,
     jobs,
+    uploads,
 )
 from decode_userapi.entrypoints.metrics import exposition_registry
 from decode_userapi.entrypoints.periodic import PeriodicTask
@@ -74,6 +75,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         job_streams.router(container),
         internal.router(container),
         files.router(container),
+        uploads.router(container),
         openapi_json,
         swagger_assets(),
     ]
@@ -85,6 +87,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
+            expose_headers=list(uploads.EXPOSED_HEADERS),
         )
         if settings.frontend_urls
         else None

@@ -27,6 +27,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.RunningJobsQuotaExceeded: 409,
     errors.TooLarge: 413,
     errors.TooManyAttempts: 429,
+    errors.ChecksumMismatch: 460,  # tus checksum extension
     errors.UpstreamRejected: 502,
     errors.UpstreamUnavailable: 503,
     errors.Overloaded: 503,

@@ -12,13 +12,15 @@ from decode_userapi.services.files.space import UserSpaces
 _FILE_IN_THE_WAY = "A file stands where a folder of '{path}' should be; rename or delete it."
 
 
-def _check_upload_folder(folder: FileRef) -> None:
+def check_upload_folder(folder: FileRef) -> None:
+    """`InvalidInput` unless `folder` is inside `config/`, `data/` or `artifact/`."""
     if folder.top not in UPLOAD_FOLDERS:
         allowed = ", ".join(f"{name}/" for name in UPLOAD_FOLDERS)
         raise InvalidInput(f"Uploads go into {allowed}; '{folder.as_folder()}' is not one of them.")
 
 
-def _file_name(raw: str) -> str:
+def file_name(raw: str) -> str:
+    """`raw` when it is one valid file name (no folders), else `InvalidInput`."""
     if "/" in raw or "\\" in raw:
         raise InvalidInput(f"The file name {raw!r} may not contain '/' or '\\'.")
     parsed = FileRef.parse(raw)
@@ -55,8 +57,8 @@ class UploadFile:
         *,
         declared_bytes: int | None = None,
     ) -> FileEntry:
-        _check_upload_folder(folder)
-        path = folder.child(_file_name(filename))
+        check_upload_folder(folder)
+        path = folder.child(file_name(filename))
         space = await self._spaces.open(user)
         storage = self._spaces.storage
         existing = await storage.stat(space.ref(path))
@@ -86,7 +88,7 @@ class CreateFolder:
         self._spaces = spaces
 
     async def __call__(self, user: User, folder: FileRef) -> FileEntry:
-        _check_upload_folder(folder)
+        check_upload_folder(folder)
         space = await self._spaces.open(user)
         existing = await self._spaces.storage.stat(space.ref(folder))
         if existing is not None and existing.kind is EntryKind.FILE:
@@ -115,7 +117,7 @@ class GetUploadUrl:
     async def __call__(
         self, user: User, folder: FileRef, api_request: HttpRequestSpec
     ) -> HttpRequestSpec:
-        _check_upload_folder(folder)
+        check_upload_folder(folder)
         room = await self._quota.room(user.id)
         space = await self._spaces.open(user)
         presigned = await self._spaces.storage.upload_request(

@@ -47,6 +47,11 @@ from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.query_flags import flag_parameter, read_flag
 from decode_userapi.entrypoints.http.ranges import Unsatisfiable, byte_range
+from decode_userapi.entrypoints.http.routes.files_multipart import (
+    MultipartStarted,
+    handle_multipart,
+    multipart_path,
+)
 from decode_userapi.entrypoints.http.schemas import (
     ErrorBody,
     FileHTTPRequest,
@@ -56,6 +61,7 @@ from decode_userapi.entrypoints.http.schemas import (
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.services.files.batches import mapped_in_slices
 from decode_userapi.services.files.changes import DeleteFile, RenameFile
+from decode_userapi.services.files.direct import DirectMultipartUploads
 from decode_userapi.services.files.downloads import Download, DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles, ListingPage
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
@@ -310,23 +316,32 @@ async def peek(
     PATHS,
     operation_class=_WriteOperation,
     summary="Upload into a folder (`…/upload`, multipart field `file`), get an upload URL"
-    " (`…/url`), or create a folder (trailing `/`)",
+    " (`…/url`), create a folder (trailing `/`), or upload straight to S3 in parts"
+    " (`…/multipart`, `…/multipart/{upload_id}/complete`, `…/multipart/{upload_id}/abort`)",
     tags=["files"],
     status_code=HTTP_201_CREATED,
     request_max_body_size=None,  # uploads stream; UploadFile enforces MAX_UPLOAD_BYTES
     responses={
         201: _body(
-            FileInfo | FileHTTPRequest,
-            "The uploaded file or created folder; or the upload request (`…/url`).",
+            FileInfo | FileHTTPRequest | MultipartStarted,
+            "The uploaded file or created folder; the upload request (`…/url`); the upload"
+            " id and presigned part URLs (`…/multipart`, body `{filename, size}`); or the"
+            " file (`…/multipart/{upload_id}/complete`, body `{parts: [{part_number, etag}]}`).",
         ),
+        204: _body(None, "The multipart upload was aborted (`…/multipart/{upload_id}/abort`)."),
         400: _error("Not under config/, data/ or artifact/, a bad name, or no `file` field."),
-        409: _error("A folder stands where the file goes, or a file where a folder goes."),
+        409: _error(
+            "A folder stands where the file goes, or a file where a folder goes; a multipart"
+            " upload never replaces a file."
+        ),
         413: _error(
             "The file is over the upload limit (`MAX_UPLOAD_BYTES`), or would take you past"
             " your storage quota (bytes or files): refused before it starts when the request"
             " declares its length, stopped when it crosses the quota otherwise; nothing of"
             " it is kept. `…/url`: no room is left in your quota."
         ),
+        404: _error("No such multipart upload into that folder."),
+        405: _error("Multipart uploads straight to storage need S3; this server stores locally."),
     },
 )
 async def write(
@@ -336,12 +351,17 @@ async def write(
     upload_file: NamedDependency[UploadFile],
     create_folder: NamedDependency[CreateFolder],
     get_upload_url: NamedDependency[GetUploadUrl],
+    direct_uploads: NamedDependency[DirectMultipartUploads],
     path: FromPath[str] = "",
 ) -> Response[Any]:
     """The folder must start with `config`, `data` or `artifact`.
     `POST /files/{type}/{path}/upload`: 201 `FileInfo` of `{type}/{path}/{filename}`.
     `POST /files/{type}/{path}/url`: 201 `FileHTTPRequest` that uploads into the folder.
-    `POST /files/{type}/{path}/`: 201 `FileInfo` of the created folder."""
+    `POST /files/{type}/{path}/`: 201 `FileInfo` of the created folder.
+    `POST /files/{type}/{path}/multipart` (S3 only): 201 upload id and part URLs."""
+    multipart = None if request.scope.get("raw_path", b"").endswith(b"/") else multipart_path(path)
+    if multipart is not None:
+        return await handle_multipart(request, user, direct_uploads, multipart)
     target, suffix = _split(request, path, (UPLOAD, URL))
     folder = FileRef.parse(target)
     if suffix == UPLOAD:
@@ -404,6 +424,7 @@ def router(container: Container) -> Router:
             "upload_file": provide(container.upload_file),
             "create_folder": provide(container.create_folder),
             "get_upload_url": provide(container.get_upload_url),
+            "direct_uploads": provide(container.direct_uploads),
             "rename_file": provide(container.rename_file),
             "delete_file": provide(container.delete_file),
         },

@@ -1,0 +1,53 @@
+"""Multipart uploads a client sends straight to the storage (S3), bypassing the API."""
+
+from decode_userapi.domain.errors import AlreadyExists, InvalidInput, TooLarge
+from decode_userapi.domain.files import FileEntry, FileRef
+from decode_userapi.domain.users import User
+from decode_userapi.ports.direct_uploads import DirectUpload, DirectUploads
+from decode_userapi.services.files.resumable import upload_target
+from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.files.uploads import check_upload_folder
+
+
+class DirectMultipartUploads:
+    """Start, complete and abort direct multipart uploads into the caller's space.
+
+    The target follows `UploadFile`'s rules and is never replaced (`AlreadyExists`). The
+    declared size must be within `max_bytes` (`TooLarge`), and so must the real size when
+    the parts are joined (else the file is removed and `TooLarge`).
+    """
+
+    def __init__(self, spaces: UserSpaces, storage: DirectUploads, max_bytes: int) -> None:
+        self._spaces = spaces
+        self._storage = storage
+        self._max_bytes = max_bytes
+
+    async def start(self, user: User, folder: FileRef, filename: str, size: int) -> DirectUpload:
+        if size < 0:
+            raise InvalidInput("size may not be negative.")
+        if size > self._max_bytes:
+            raise TooLarge(
+                f"The file of {size} bytes is over the limit of {self._max_bytes} bytes."
+            )
+        target = upload_target(folder, filename)
+        space = await self._spaces.open(user)
+        if await self._spaces.storage.stat(space.ref(target)) is not None:
+            raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
+        return await self._storage.start_direct(space.ref(target), size)
+
+    async def complete(
+        self, user: User, folder: FileRef, upload_id: str, etags: list[tuple[int, str]]
+    ) -> FileEntry:
+        check_upload_folder(folder)
+        if not etags:
+            raise InvalidInput("parts must list at least one part.")
+        space = await self._spaces.open(user)
+        stored = await self._storage.complete_direct(
+            space.ref(folder), upload_id, etags, max_bytes=self._max_bytes
+        )
+        return space.entry(stored)
+
+    async def abort(self, user: User, folder: FileRef, upload_id: str) -> None:
+        check_upload_folder(folder)
+        space = await self._spaces.open(user)
+        await self._storage.abort_direct(space.ref(folder), upload_id)

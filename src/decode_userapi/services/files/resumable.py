@@ -1,0 +1,249 @@
+"""Resumable uploads (the model of the tus protocol): a file that arrives in pieces over
+several requests, possibly from several replicas, and appears at its place in the user's
+space, all at once, when its last byte is stored.
+
+The place follows the rules of `UploadFile` (inside `config/`, `data/` or `artifact/`, one
+valid file name), except that a resumable upload never replaces a file: `AlreadyExists` at
+creation, and again on the last byte if a file appeared there meanwhile.
+"""
+
+import hashlib
+import secrets
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from decode_userapi.domain.errors import (
+    AlreadyExists,
+    ChecksumMismatch,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+)
+from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.spaces import UserSpace
+from decode_userapi.domain.uploads import (
+    CHECKSUM_ALGORITHMS,
+    AbortedUpload,
+    Checksum,
+    ResumableUpload,
+)
+from decode_userapi.domain.users import User
+from decode_userapi.ports.resumable_storage import ResumableStorage
+from decode_userapi.ports.upload_repository import UploadRepository
+from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.files.uploads import check_upload_folder, file_name
+
+LEASE = timedelta(seconds=60)
+"""How long a writer holds an upload without showing progress before another may take it."""
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def upload_target(folder: FileRef, filename: str) -> FileRef:
+    """Where an upload into `folder` named `filename` goes, by `UploadFile`'s rules."""
+    check_upload_folder(folder)
+    return folder.child(file_name(filename))
+
+
+def _storage_ref(upload: ResumableUpload) -> FileRef:
+    return UserSpace.of(upload.user_id).ref(upload.target)
+
+
+class ResumableUploads:
+    """Create, append to, inspect and terminate the caller's resumable uploads.
+
+    `max_bytes` bounds an upload's declared length (`TooLarge`); an upload expires
+    `expiry` after its creation or its last append. Another user's upload, an expired
+    or finished one, is `NotFound`.
+    """
+
+    def __init__(
+        self,
+        spaces: UserSpaces,
+        storage: ResumableStorage,
+        uploads: UploadRepository,
+        *,
+        max_bytes: int,
+        expiry_seconds: int,
+        clock: Clock = _now,
+    ) -> None:
+        self._spaces = spaces
+        self._storage = storage
+        self._uploads = uploads
+        self._max_bytes = max_bytes
+        self._expiry = timedelta(seconds=expiry_seconds)
+        self._clock = clock
+
+    async def create(
+        self, user: User, folder: FileRef, filename: str, length: int
+    ) -> ResumableUpload:
+        """A new upload of `length` bytes to `{folder}/{filename}`; an empty file is
+        stored at once."""
+        if length < 0:
+            raise InvalidInput("The upload's length may not be negative.")
+        if length > self._max_bytes:
+            raise TooLarge(
+                f"The upload of {length} bytes is over the limit of {self._max_bytes} bytes."
+            )
+        target = upload_target(folder, filename)
+        space = await self._spaces.open(user)
+        if await self._spaces.storage.stat(space.ref(target)) is not None:
+            raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
+        await AbortExpiredUploads(self._storage, self._uploads, self._clock)()
+        upload = ResumableUpload(
+            id=secrets.token_hex(16),
+            user_id=user.id,
+            target=target,
+            length=length,
+            offset=0,
+            expires_at=self._clock() + self._expiry,
+            staging=await self._storage.begin(space.ref(target)),
+        )
+        await self._uploads.add(upload)
+        if length == 0:
+            await self._finish(upload)
+        return upload
+
+    async def get(self, user: User, upload_id: str) -> ResumableUpload:
+        upload = await self._uploads.get(upload_id, user.id)
+        if upload is None or upload.expires_at <= self._clock():
+            raise NotFound(f"There is no upload {upload_id[:40]!r} (or it expired).")
+        return upload
+
+    async def append(
+        self,
+        user: User,
+        upload_id: str,
+        offset: int,
+        chunks: AsyncIterable[bytes],
+        checksum: Checksum | None = None,
+    ) -> ResumableUpload:
+        """Store `chunks` at `offset`, which must be the upload's offset (`AlreadyExists`
+        otherwise, or while another request writes to it). When the stream ends early
+        (the client went away), what arrived is kept and counted, unless a `checksum`
+        came with it: then all the bytes must match it, or none is kept
+        (`ChecksumMismatch`). On the last byte the file appears at its target."""
+        if checksum is not None:
+            if checksum.algorithm not in CHECKSUM_ALGORITHMS:
+                raise InvalidInput(
+                    f"The checksum algorithm {checksum.algorithm[:20]!r} is not one of "
+                    f"{', '.join(CHECKSUM_ALGORITHMS)}."
+                )
+            chunks = _verified(chunks, checksum)
+        upload = await self.get(user, upload_id)
+        if offset != upload.offset:
+            raise AlreadyExists(
+                f"The upload is at byte {upload.offset}, not {offset}; resume from there."
+            )
+        now = self._clock()
+        if not await self._uploads.claim(upload.id, user.id, offset, now, now + LEASE):
+            raise AlreadyExists("Another request is writing to this upload; try again shortly.")
+        try:
+            staging, new_offset = await self._storage.append(
+                _storage_ref(upload),
+                upload.staging,
+                offset,
+                self._leased(upload.id, _at_most(chunks, upload.length - offset)),
+                upload.length,
+            )
+        except BaseException:
+            await self._uploads.release(upload.id)
+            raise
+        updated = msgspec.structs.replace(
+            upload, offset=new_offset, staging=staging, expires_at=self._clock() + self._expiry
+        )
+        recorded = await self._uploads.record(
+            upload.id,
+            previous_offset=offset,
+            offset=new_offset,
+            staging=staging,
+            expires_at=updated.expires_at,
+        )
+        if not recorded:
+            raise AlreadyExists("The upload changed while this request wrote to it.")
+        if updated.is_complete:
+            await self._finish(updated)
+        return updated
+
+    async def terminate(self, user: User, upload_id: str) -> None:
+        """Stop the upload and drop its bytes (`AlreadyExists` while a request writes)."""
+        upload = await self.get(user, upload_id)
+        now = self._clock()
+        if not await self._uploads.claim(upload.id, user.id, upload.offset, now, now + LEASE):
+            raise AlreadyExists("A request is writing to this upload; try again shortly.")
+        await self._storage.abort(_storage_ref(upload), upload.staging)
+        await self._uploads.remove(upload.id)
+
+    async def _finish(self, upload: ResumableUpload) -> None:
+        ref = _storage_ref(upload)
+        try:
+            await self._storage.finish(ref, upload.staging, upload.length)
+        except AlreadyExists:
+            await self._storage.abort(ref, upload.staging)
+            await self._uploads.remove(upload.id)
+            raise AlreadyExists(
+                f"'{upload.target}' appeared while the upload ran; the upload was dropped."
+            ) from None
+        await self._uploads.remove(upload.id)
+
+    async def _leased(self, upload_id: str, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """`chunks`, extending the lease on the upload while they flow."""
+        renewed = time.monotonic()
+        async for chunk in chunks:
+            if time.monotonic() - renewed > LEASE.total_seconds() / 3:
+                await self._uploads.extend(upload_id, self._clock() + LEASE)
+                renewed = time.monotonic()
+            yield chunk
+
+
+async def _at_most(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[bytes]:
+    sent = 0
+    async for chunk in chunks:
+        sent += len(chunk)
+        if sent > limit:
+            raise InvalidInput(
+                f"The request carries more bytes than the {limit} the upload still expects."
+            )
+        yield chunk
+
+
+async def _verified(chunks: AsyncIterable[bytes], checksum: Checksum) -> AsyncIterator[bytes]:
+    """`chunks`; at their end `ChecksumMismatch` unless they hash to `checksum` (the
+    storage records nothing when its stream fails)."""
+    digest = hashlib.new(checksum.algorithm, usedforsecurity=False)
+    async for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.digest() != checksum.digest:
+        raise ChecksumMismatch(
+            f"The bytes do not match their {checksum.algorithm} checksum; none were kept."
+        )
+
+
+class AbortExpiredUploads:
+    """Abort every upload past its expiry that no request is writing to: its staged
+    bytes are dropped (S3: `AbortMultipartUpload`) and it is forgotten. Returns what
+    was removed (with `dry_run`, what would be, removing nothing)."""
+
+    def __init__(
+        self, storage: ResumableStorage, uploads: UploadRepository, clock: Clock = _now
+    ) -> None:
+        self._storage = storage
+        self._uploads = uploads
+        self._clock = clock
+
+    async def __call__(self, *, dry_run: bool = False) -> list[AbortedUpload]:
+        removed = []
+        for upload in await self._uploads.expired(self._clock()):
+            if not dry_run:
+                await self._storage.abort(_storage_ref(upload), upload.staging)
+                await self._uploads.remove(upload.id)
+            removed.append(AbortedUpload(upload.user_id, upload.target, upload.offset))
+        return removed
