@@ -14,10 +14,11 @@ from decode_userapi.domain.errors import (
     UpstreamUnavailable,
 )
 from decode_userapi.domain.files import FileRef
-from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
+from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec, NewJob
 from decode_userapi.domain.users import User
 from decode_userapi.ports.worker_gateway import QueuedJob
-from decode_userapi.services.jobs.submit import NewJob, SubmitJob
+from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.jobs.submit import SubmitJob
 from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
 from tests.registry_examples import registry_document
 
@@ -37,11 +38,14 @@ class World:
         self.uow = FakeUnitOfWork()
         self.gateway = FakeWorkerGateway()
         self.storage = LocalFileStorage(root)
-        self.submit = SubmitJob(
+        self.submit = self.submitting_to(self.gateway)
+
+    def submitting_to(self, gateway: FakeWorkerGateway) -> SubmitJob:
+        return SubmitJob(
             self.uow,
             FakeCatalog(ApplicationRegistry.parse(registry_document())),
-            self.storage,
-            self.gateway,
+            UserSpaces(self.storage),
+            gateway,
             clock=lambda: NOW,
         )
 
@@ -156,13 +160,7 @@ async def test_the_worker_hears_only_of_a_committed_job(world: World) -> None:
             committed_at_enqueue.append(set(world.uow.committed))
             await super().enqueue(job)
 
-    world.submit = SubmitJob(
-        world.uow,
-        FakeCatalog(ApplicationRegistry.parse(registry_document())),
-        world.storage,
-        Watching(),
-        clock=lambda: NOW,
-    )
+    world.submit = world.submitting_to(Watching())
     job = await world.submit(ALICE, new_job())
     assert committed_at_enqueue == [{job.id}]
 

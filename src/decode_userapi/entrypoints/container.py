@@ -180,10 +180,10 @@ class Container(containers.DeclarativeContainer):
         SubmitJob,
         uow=unit_of_work,
         catalog=application_catalog,
-        storage=file_storage,
+        spaces=user_spaces,
         gateway=worker_gateway,
     )
-    delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage)
+    delete_job = providers.Factory(DeleteJob, unit_of_work, user_spaces)
     update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
     notify_job_ended = providers.Factory(
         NotifyJobEnded, notifier, retry_delays=notification_retry_delays

@@ -43,13 +43,12 @@ class UploadFile:
     ) -> FileEntry:
         _check_upload_folder(folder)
         path = folder.child(_file_name(filename))
-        space = await self._spaces.open(user)
-        storage = self._spaces.storage
-        existing = await storage.stat(space.ref(path))
+        files = await self._spaces.open(user)
+        existing = await files.stat(path)
         if existing is not None and existing.kind is EntryKind.DIRECTORY:
             raise AlreadyExists(f"'{path.as_folder()}' is a folder; choose another file name.")
         try:
-            size = await storage.write(space.ref(path), chunks, max_bytes=self._max_bytes)
+            size = await files.write(path, chunks, max_bytes=self._max_bytes)
         except AlreadyExists:
             raise AlreadyExists(_FILE_IN_THE_WAY.format(path=path)) from None
         return FileEntry(path, EntryKind.FILE, size)
@@ -66,12 +65,12 @@ class CreateFolder:
 
     async def __call__(self, user: User, folder: FileRef) -> FileEntry:
         _check_upload_folder(folder)
-        space = await self._spaces.open(user)
-        existing = await self._spaces.storage.stat(space.ref(folder))
+        files = await self._spaces.open(user)
+        existing = await files.stat(folder)
         if existing is not None and existing.kind is EntryKind.FILE:
             raise AlreadyExists(f"'{folder}' is a file; choose another folder name.")
         try:
-            await self._spaces.storage.make_folder(space.ref(folder))
+            await files.make_folder(folder)
         except AlreadyExists:
             raise AlreadyExists(_FILE_IN_THE_WAY.format(path=folder)) from None
         return FileEntry(folder, EntryKind.DIRECTORY)
@@ -92,8 +91,6 @@ class GetUploadUrl:
         self, user: User, folder: FileRef, api_request: HttpRequestSpec
     ) -> HttpRequestSpec:
         _check_upload_folder(folder)
-        space = await self._spaces.open(user)
-        presigned = await self._spaces.storage.upload_request(
-            space.ref(folder), max_bytes=self._max_bytes
-        )
+        files = await self._spaces.open(user)
+        presigned = await files.upload_request(folder, max_bytes=self._max_bytes)
         return presigned or api_request
