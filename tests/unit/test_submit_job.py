@@ -20,7 +20,7 @@ from decode_userapi.ports.worker_gateway import QueuedJob
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.jobs.submit import SubmitJob
 from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
-from tests.registry_examples import registry_document
+from tests.registry_examples import NO_HARDWARE, queued_handler, registry_document
 
 ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -75,25 +75,14 @@ async def test_submit_stores_and_queues(world: World, tmp_path: Path) -> None:
     assert msgspec.to_builtins(queued) == {
         "job": {
             "app": {"cmd": ["decode", "--train"], "env": {"SEED": "7"}},
-            "handler": {
-                "image_url": "registry.example/decode:v1",
-                "image_name": "decode",
-                "image_version": "v1",
-                "entrypoint": "train",
-                "files_down": {
+            "handler": queued_handler(
+                {
                     "config/param.yaml": f"{tmp_path}/id-alice/config/exp1/param.yaml",
                     "data/calib.mat": f"{tmp_path}/id-alice/data/run/calib.mat",
-                },
-                "files_up": {"log": "log", "artifact": "model"},
-            },
+                }
+            ),
             "meta": {"job_id": job.id, "date_created": "2026-01-02T03:04:05+00:00"},
-            "hardware": {
-                "cpu_cores": None,
-                "memory": None,
-                "gpu_model": None,
-                "gpu_archi": None,
-                "gpu_mem": None,
-            },
+            "hardware": NO_HARDWARE,
         },
         "environment": None,
         "group": None,
