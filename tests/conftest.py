@@ -86,7 +86,7 @@ def headers_for(container: Container, client: AsyncTestClient[Litestar]) -> Head
             await container.register_user()(email, TEST_PASSWORD, ["users"])
             # From the provider, not the `SignIn` use case: its count of attempts would open
             # a database connection on this loop, which the app (on its own loop) cannot use.
-            issued = await container.identity_provider().issue_token(email, TEST_PASSWORD)
+            issued = await container.account_directory().issue_token(email, TEST_PASSWORD)
             tokens[name] = issued.id_token
         return {"Authorization": f"Bearer {tokens[name]}"}
 

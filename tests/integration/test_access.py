@@ -43,7 +43,7 @@ async def test_no_or_bad_token_is_401(client: Client, method: str, path: str) ->
 async def test_an_unconfirmed_account_is_403(
     client: Client, container: Container, method: str, path: str
 ) -> None:
-    identity = container.identity_provider()
+    identity = container.account_directory()
     await identity.register("waiting@example.org", TEST_PASSWORD, ["workers"])
     token = await identity.issue_token("waiting@example.org", TEST_PASSWORD)
 

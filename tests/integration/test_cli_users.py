@@ -43,7 +43,7 @@ def groups_in_token(settings: Settings, email: str, password: str) -> list[str]:
         container = build_container(settings)
         try:
             token = (await container.sign_in()(email, password)).id_token
-            user = await container.identity_provider().verify(token)
+            user = await container.identity_verifier().verify(token)
         finally:
             await container.engine().dispose()
         assert jwt.decode(token, options={"verify_signature": False})["email"] == email

@@ -1,4 +1,4 @@
-"""The Cognito identity provider against moto's Cognito over HTTP."""
+"""The Cognito accounts and token verifier against moto's Cognito over HTTP."""
 
 import gzip
 import json
@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from decode_userapi.adapters.identity.cognito import CognitoIdentityProvider
+from decode_userapi.adapters.identity.cognito import CognitoAccounts, CognitoUserPool
 from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotAuthenticated, NotFound
 from decode_userapi.domain.users import User
 from tests.servers.fixtures import CognitoPool
@@ -19,14 +19,20 @@ PASSWORD = "Correct horse 1"
 MOTO_KEY = "resources/jwks-private.json.gz"
 
 
-def provider(pool: CognitoPool, *, with_secret: bool = False) -> CognitoIdentityProvider:
-    return CognitoIdentityProvider(
-        user_pool_id=pool.pool_id,
-        client_id=pool.secret_client_id if with_secret else pool.client_id,
-        client_secret=pool.client_secret if with_secret else None,
-        region=REGION,
-        endpoint_url=pool.endpoint,
-    )
+class PoolClient(CognitoAccounts):
+    """Both roles on one pool and app client, as the container builds them: the accounts,
+    and `verify` of the token verifier."""
+
+    def __init__(self, pool_id: str, client_id: str, endpoint: str, secret: str | None) -> None:
+        pool = CognitoUserPool(pool_id, client_id, REGION, endpoint)
+        super().__init__(pool, client_secret=secret)
+        self.verify = pool.verifier().verify
+
+
+def provider(pool: CognitoPool, *, with_secret: bool = False) -> PoolClient:
+    if with_secret:
+        return PoolClient(pool.pool_id, pool.secret_client_id, pool.endpoint, pool.client_secret)
+    return PoolClient(pool.pool_id, pool.client_id, pool.endpoint, None)
 
 
 @pytest.mark.parametrize("with_secret", [False, True])
@@ -82,12 +88,7 @@ async def test_tokens_of_another_pool_or_client_are_refused(
     with pytest.raises(NotAuthenticated):
         await other_client.verify(token)
 
-    other_pool = CognitoIdentityProvider(
-        user_pool_id=f"{REGION}_otherpool",
-        client_id=cognito_pool.client_id,
-        region=REGION,
-        endpoint_url=aws_endpoint,
-    )
+    other_pool = PoolClient(f"{REGION}_otherpool", cognito_pool.client_id, aws_endpoint, None)
     with pytest.raises(NotAuthenticated):
         await other_pool.verify(token)
 
@@ -135,17 +136,7 @@ async def test_well_signed_tokens_with_wrong_claims_are_refused(
         await cognito.verify(signed(aud="another-client"))
 
 
-def test_access_info(cognito_pool: CognitoPool) -> None:
-    assert provider(cognito_pool).access_info() == {
-        "cognito": {
-            "user_pool_id": cognito_pool.pool_id,
-            "client_id": cognito_pool.client_id,
-            "region": REGION,
-        }
-    }
-
-
-async def groups_in_token(cognito: CognitoIdentityProvider, email: str) -> tuple[str, ...]:
+async def groups_in_token(cognito: PoolClient, email: str) -> tuple[str, ...]:
     return (await cognito.verify((await cognito.issue_token(email, PASSWORD)).id_token)).groups
 
 

@@ -4,6 +4,7 @@ Browsers send the `Authorization` cookie (`POST /login`, SameSite=None) with req
 site makes, and send `text/plain`, form and multipart bodies without a CORS preflight.
 """
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar
@@ -29,6 +30,10 @@ async def cookie_of(headers_for: HeadersFor, name: str) -> dict[str, str]:
     """The `Cookie` header a browser signed in through `POST /login` sends."""
     bearer = (await headers_for(name))["Authorization"]
     return {"Cookie": f'Authorization="{bearer}"'}
+
+
+async def cookie_upload(client: Client, headers: dict[str, str]) -> httpx.Response:
+    return await client.post("/files/data/upload", headers=headers, files={"file": ("a.txt", b"x")})
 
 
 async def listing(client: Client, headers_for: HeadersFor, folder: str) -> list[str]:
@@ -68,9 +73,7 @@ async def test_cookie_requests_from_other_sites_are_403(
     client: Client, headers_for: HeadersFor, sent_from: dict[str, str]
 ) -> None:
     cookie = await cookie_of(headers_for, "alice")
-    upload = await client.post(
-        "/files/data/upload", headers=cookie | sent_from, files={"file": ("a.txt", b"x")}
-    )
+    upload = await cookie_upload(client, cookie | sent_from)
     assert upload.status_code == 403
     assert "cookie" in upload.json()["detail"]
     deleted = await client.delete("/files/data/", headers=cookie | sent_from)
@@ -86,10 +89,7 @@ async def test_cookie_requests_from_other_sites_are_403(
 async def test_cookie_requests_from_allowed_origins_pass(
     client: Client, headers_for: HeadersFor, sent_from: dict[str, str]
 ) -> None:
-    cookie = await cookie_of(headers_for, "alice")
-    upload = await client.post(
-        "/files/data/upload", headers=cookie | sent_from, files={"file": ("a.txt", b"x")}
-    )
+    upload = await cookie_upload(client, await cookie_of(headers_for, "alice") | sent_from)
     assert upload.status_code == 201
     assert await listing(client, headers_for, "data") == ["data/a.txt"]
 

@@ -232,6 +232,16 @@ async def fetch(client: Client, request: dict[str, Any]) -> bytes:
         return answer.content
 
 
+def own_request(method: str, path: str, user: dict[str, str]) -> dict[str, Any]:
+    """The request spec that sends `user` to the API's own route `/files/{path}`."""
+    return {
+        "method": method,
+        "url": f"http://testserver.local/files/{path}",
+        "headers": {"authorization": user["Authorization"]},
+        "data": {},
+    }
+
+
 async def test_the_upload_url_is_sent_as_is(
     client: Client, alice: dict[str, str], settings: Settings
 ) -> None:
@@ -239,12 +249,7 @@ async def test_the_upload_url_is_sent_as_is(
     assert response.status_code == 201
     body = response.json()
     if settings.filesystem == "local":
-        assert body == {
-            "method": "post",
-            "url": "http://testserver.local/files/config/x/upload",
-            "headers": {"authorization": alice["Authorization"]},
-            "data": {},
-        }
+        assert body == own_request("post", "config/x/upload", alice)
     else:
         assert body["method"] == "post"
         assert body["headers"] == {}
@@ -272,12 +277,7 @@ async def test_the_download_url_is_sent_as_is(
     assert response.status_code == 200
     body = response.json()
     if settings.filesystem == "local":
-        assert body == {
-            "method": "get",
-            "url": "http://testserver.local/files/data/a.txt/download",
-            "headers": {"authorization": alice["Authorization"]},
-            "data": {},
-        }
+        assert body == own_request("get", "data/a.txt/download", alice)
     else:
         space = user_folder_holding(settings, "data/a.txt")
         key = f"user_data/{space}/data/a.txt"

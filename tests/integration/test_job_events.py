@@ -54,7 +54,7 @@ async def http(live: str) -> AsyncIterator[httpx.AsyncClient]:
 async def token_of(container: Container, name: str) -> str:
     email = f"{name}@example.org"
     await container.register_user()(email, TEST_PASSWORD, ["users"])
-    issued = await container.identity_provider().issue_token(email, TEST_PASSWORD)
+    issued = await container.account_directory().issue_token(email, TEST_PASSWORD)
     token: str = issued.id_token
     return token
 

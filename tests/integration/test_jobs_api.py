@@ -20,7 +20,7 @@ from decode_userapi.domain.files import FileRef
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.settings import Settings
 from tests.conftest import HeadersFor
-from tests.registry_examples import registry_document
+from tests.registry_examples import NO_HARDWARE, queued_handler, registry_document
 from tests.servers.moto import REGION
 
 Client = AsyncTestClient[Litestar]
@@ -204,26 +204,15 @@ async def test_start_job_enqueues_the_contracts_json(
     assert sent.body == {
         "job": {
             "app": {"cmd": ["decode", "--train"], "env": {"SEED": "42"}},
-            "handler": {
-                "image_url": "registry.example/decode:v1",
-                "image_name": "decode",
-                "image_version": "v1",
-                "entrypoint": "train",
-                "files_down": {
+            "handler": queued_handler(
+                {
                     "config/param.yaml": param,
                     "data/calib.mat": calib,
                     "data/movie/frames.tif": frames,
-                },
-                "files_up": {"log": "log", "artifact": "model"},
-            },
+                }
+            ),
             "meta": {"job_id": job["id"]},
-            "hardware": {
-                "cpu_cores": None,
-                "memory": None,
-                "gpu_model": None,
-                "gpu_archi": None,
-                "gpu_mem": None,
-            },
+            "hardware": NO_HARDWARE,
         },
         "environment": "cloud",
         "group": None,

@@ -23,7 +23,7 @@ from tests.integration.test_jobs_api import (
     space_uri,
     start,
 )
-from tests.registry_examples import registry_document
+from tests.registry_examples import NO_HARDWARE, registry_document
 
 # The job tests' fixtures: stand-ins for the worker-facing API and Mailjet, the registry.
 worker_api, mailjet, registry = jobs_api.worker_api, jobs_api.mailjet, jobs_api.registry
@@ -38,13 +38,7 @@ FRONTEND_FORM = {
         "files_down": {"config_id": "new/", "data_ids": [], "artifact_ids": []},
         "env_vars": {},
     },
-    "hardware": {
-        "cpu_cores": None,
-        "memory": None,
-        "gpu_model": None,
-        "gpu_archi": None,
-        "gpu_mem": None,
-    },
+    "hardware": NO_HARDWARE,
 }
 
 

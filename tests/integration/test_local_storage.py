@@ -1,6 +1,5 @@
 """LocalFileStorage on a real folder: all-or-nothing writes, links never followed."""
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from decode_userapi.adapters.storage import local
 from decode_userapi.adapters.storage.local import STAGING, LocalFileStorage
 from decode_userapi.domain.errors import AlreadyExists, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileRef
+from tests.integration.test_storage_contract import race_renames_onto_one_target
 
 
 def ref(raw: str) -> FileRef:
@@ -82,18 +82,6 @@ async def test_a_write_cannot_replace_a_folder_or_pass_through_a_file(
     with pytest.raises(AlreadyExists):
         await storage.make_folder(ref("u/file/sub"))
     assert list((root / STAGING).iterdir()) == []
-
-
-async def test_rename_never_replaces(storage: LocalFileStorage) -> None:
-    await storage.write(ref("u/a"), chunks(b"a"), max_bytes=10)
-    await storage.write(ref("u/b"), chunks(b"b"), max_bytes=10)
-    with pytest.raises(AlreadyExists):
-        await storage.rename(ref("u/a"), ref("u/b"))
-    with pytest.raises(NotFound):
-        await storage.rename(ref("u/none"), ref("u/c"))
-    await storage.rename(ref("u/a"), ref("u/new/a"))
-    assert await read_all(storage, "u/new/a") == b"a"
-    assert await read_all(storage, "u/b") == b"b"
 
 
 async def test_links_are_never_followed(
@@ -164,21 +152,4 @@ async def test_renames_never_replace_without_renameat2_either(
 ) -> None:
     """Where the C library or the file system lacks `renameat2`, a hard link stands in."""
     monkeypatch.setattr(local, "_renameat2", None)
-    sources = [f"u/src/{index}" for index in range(12)]
-    for source in sources:
-        await storage.write(ref(source), chunks(source.encode()), max_bytes=100)
-
-    async def rename(source: str) -> str | None:
-        try:
-            await storage.rename(ref(source), ref("u/target"))
-        except AlreadyExists:
-            return None
-        return source
-
-    for _ in range(50):
-        winners = [won for won in await asyncio.gather(*map(rename, sources)) if won]
-        assert len(winners) == 1
-        assert await read_all(storage, "u/target") == winners[0].encode()
-        await storage.rename(ref("u/target"), ref(winners[0]))
-    listing = await storage.list_folder(ref("u/src"), recursive=False)
-    assert sorted(str(entry.ref) for entry in listing) == sorted(sources)
+    await race_renames_onto_one_target(storage, "file", rounds=50)

@@ -178,7 +178,7 @@ async def test_applications_route_serves_the_registry_from_s3(
     bucket.put_registry(registry_document())
     settings = msgspec.structs.replace(production_settings, application_config_file=bucket.location)
     container = build_container(settings)
-    headers_for = signed_in_headers(container.identity_provider())
+    headers_for = signed_in_headers(container.account_directory())
 
     async with AsyncTestClient(create_app(container)) as client:
         answer = await client.get("/jobs/applications", headers=await headers_for("ada"))

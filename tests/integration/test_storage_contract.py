@@ -333,6 +333,12 @@ async def test_parallel_renames_onto_one_target_never_replace(
 ) -> None:
     """Of 12 renames of different things onto one target, one wins and the others are
     refused with every source intact: nothing is overwritten, nothing is lost."""
+    rounds = 100 if isinstance(storage, LocalFileStorage) else 3  # local races are rarer
+    await race_renames_onto_one_target(storage, kind, rounds)
+
+
+async def race_renames_onto_one_target(storage: FileStorage, kind: str, rounds: int) -> None:
+    """`rounds` times, 12 things (files or folders) renamed at once onto `u/target`."""
     sources = [f"u/src/{index}" for index in range(12)]
     for index, source in enumerate(sources):
         if kind == "file":
@@ -347,7 +353,6 @@ async def test_parallel_renames_onto_one_target_never_replace(
             return None
         return source
 
-    rounds = 100 if isinstance(storage, LocalFileStorage) else 3  # local races are rarer
     for _ in range(rounds):
         results = await asyncio.gather(*(rename(source) for source in sources))
         winners = [source for source in results if source is not None]

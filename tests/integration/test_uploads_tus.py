@@ -58,7 +58,7 @@ def live(settings: Settings, overrides: dict[str, int]) -> Iterator[Live]:
 
 @pytest.fixture
 async def alice(live: Live) -> dict[str, str]:
-    return await signed_in_headers(live.container.identity_provider())("alice")
+    return await signed_in_headers(live.container.account_directory())("alice")
 
 
 def _metadata(path: str, filename: str) -> dict[str, str]:
@@ -266,7 +266,7 @@ async def test_an_idle_upload_expires_and_the_abort_removes_its_bytes(
 
 @pytest.fixture
 async def bob(live: Live) -> dict[str, str]:
-    return await signed_in_headers(live.container.identity_provider())("bob")
+    return await signed_in_headers(live.container.account_directory())("bob")
 
 
 def test_another_users_upload_is_not_found(

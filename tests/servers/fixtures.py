@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from decode_userapi.entrypoints.settings import Settings, load_settings
-from decode_userapi.ports.identity_provider import IdentityProvider
+from decode_userapi.ports.account_directory import AccountDirectory
 from tests.servers.minio import Minio, minio_server
 from tests.servers.moto import REGION, aws_environment, moto_server
 from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
@@ -161,7 +161,7 @@ def production_settings(
 TEST_PASSWORD = "Test password 1"
 
 
-def signed_in_headers(identity: IdentityProvider) -> Callable[[str], Awaitable[dict[str, str]]]:
+def signed_in_headers(identity: AccountDirectory) -> Callable[[str], Awaitable[dict[str, str]]]:
     """`await headers(name)`: auth headers of a confirmed user (in `users`) signed in
     through a real identity provider; registered on first use, so one name is one user."""
     registered: set[str] = set()

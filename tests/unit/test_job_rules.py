@@ -1,16 +1,16 @@
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from decode_userapi.domain.applications import ApplicationRegistry
 from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
-from decode_userapi.domain.jobs import FilesDown, JobSpec, check_job_name
-from decode_userapi.services.jobs.submit import NewJob, check_new_job
-from tests.registry_examples import registry_document
+from decode_userapi.domain.jobs import FilesDown, Job, JobName, NewJob
+from decode_userapi.domain.users import User
+from tests.registry_examples import ENTRY, SPEC
 
-SPEC = JobSpec("decode", "v1", "train")
-ENTRY = ApplicationRegistry.parse(registry_document()).entrypoint(SPEC)
+ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
+NOW = datetime(2026, 1, 2, tzinfo=UTC)
 
 
 def request(**changes: Any) -> NewJob:
@@ -37,7 +37,8 @@ def request(**changes: Any) -> NewJob:
     ],
 )
 def test_valid_requests(valid: NewJob) -> None:
-    check_new_job(valid, ENTRY)
+    job = Job.submitted(ALICE, valid, ENTRY, NOW)
+    assert (job.user_id, job.job_name, job.date_created) == (ALICE.id, valid.job_name, NOW)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_valid_requests(valid: NewJob) -> None:
 )
 def test_invalid_requests(invalid: NewJob, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        check_new_job(invalid, ENTRY)
+        Job.submitted(ALICE, invalid, ENTRY, NOW)
     assert message in caught.value.message
 
 
@@ -82,5 +83,7 @@ def test_input_folders_are_inside_their_top_folder() -> None:
 
 def test_job_names_are_nfc_normalised() -> None:
     decomposed = "Messung Ma\u0308rz"
-    assert check_job_name(decomposed) == "Messung M\u00e4rz"
-    assert check_job_name("Messung M\u00e4rz") == "Messung M\u00e4rz"
+    assert JobName(decomposed).value == "Messung M\u00e4rz"
+    assert JobName("Messung M\u00e4rz").value == "Messung M\u00e4rz"
+    submitted = Job.submitted(ALICE, request(job_name=decomposed), ENTRY, NOW)
+    assert submitted.job_name == "Messung M\u00e4rz"

@@ -2,7 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from decode_userapi.domain.jobs import FilesDown, Job, JobSpec, JobState, next_state
+from decode_userapi.domain.jobs import Job, JobState, next_state
+from decode_userapi.domain.users import User
+from tests.registry_examples import submitted_job
 
 S = JobState
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,18 +50,7 @@ def test_next_state(current: JobState, reported: JobState, expected: JobState) -
 
 
 def job() -> Job:
-    return Job(
-        user_id="u1",
-        user_email=None,
-        job_name="j",
-        environment=None,
-        priority=0,
-        spec=JobSpec("a", "v", "e"),
-        files_down=FilesDown(),
-        env_vars={},
-        hardware=None,
-        date_created=T0,
-    )
+    return submitted_job(User(id="u1", email=None, groups=("users",)), "j", T0)
 
 
 def test_dates_are_set_once() -> None:

@@ -1,23 +1,22 @@
 from datetime import UTC, datetime
 
+import msgspec
+
 from decode_userapi.domain.errors import UpstreamRejected
-from decode_userapi.domain.jobs import FilesDown, Job, JobSpec, JobState
+from decode_userapi.domain.jobs import JobState
+from decode_userapi.domain.users import User
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from tests.fakes import FakeNotifier
+from tests.registry_examples import submitted_job
 
-JOB = Job(
+JOB = msgspec.structs.replace(
+    submitted_job(
+        User(id="u", email="u@example.org", groups=("users",)),
+        "j",
+        datetime(2026, 1, 1, tzinfo=UTC),
+    ),
     id=4,
-    user_id="u",
-    user_email="u@example.org",
-    job_name="j",
-    environment=None,
-    priority=0,
-    spec=JobSpec("a", "v", "e"),
-    files_down=FilesDown(),
-    env_vars={},
-    hardware=None,
     status=JobState.FINISHED,
-    date_created=datetime(2026, 1, 1, tzinfo=UTC),
 )
 
 

@@ -14,12 +14,13 @@ from decode_userapi.domain.errors import (
     UpstreamUnavailable,
 )
 from decode_userapi.domain.files import FileRef
-from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
+from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec, NewJob
 from decode_userapi.domain.users import User
 from decode_userapi.ports.worker_gateway import QueuedJob
-from decode_userapi.services.jobs.submit import NewJob, SubmitJob
+from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.jobs.submit import SubmitJob
 from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeUsageLedger, FakeWorkerGateway
-from tests.registry_examples import registry_document
+from tests.registry_examples import NO_HARDWARE, queued_handler, registry_document
 
 ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -37,11 +38,14 @@ class World:
         self.uow = FakeUnitOfWork()
         self.gateway = FakeWorkerGateway()
         self.storage = LocalFileStorage(root)
-        self.submit = SubmitJob(
+        self.submit = self.submitting_to(self.gateway)
+
+    def submitting_to(self, gateway: FakeWorkerGateway) -> SubmitJob:
+        return SubmitJob(
             self.uow,
             FakeCatalog(ApplicationRegistry.parse(registry_document())),
-            self.storage,
-            self.gateway,
+            UserSpaces(self.storage),
+            gateway,
             FakeUsageLedger(),
             clock=lambda: NOW,
         )
@@ -72,25 +76,14 @@ async def test_submit_stores_and_queues(world: World, tmp_path: Path) -> None:
     assert msgspec.to_builtins(queued) == {
         "job": {
             "app": {"cmd": ["decode", "--train"], "env": {"SEED": "7"}},
-            "handler": {
-                "image_url": "registry.example/decode:v1",
-                "image_name": "decode",
-                "image_version": "v1",
-                "entrypoint": "train",
-                "files_down": {
+            "handler": queued_handler(
+                {
                     "config/param.yaml": f"{tmp_path}/id-alice/config/exp1/param.yaml",
                     "data/calib.mat": f"{tmp_path}/id-alice/data/run/calib.mat",
-                },
-                "files_up": {"log": "log", "artifact": "model"},
-            },
+                }
+            ),
             "meta": {"job_id": job.id, "date_created": "2026-01-02T03:04:05+00:00"},
-            "hardware": {
-                "cpu_cores": None,
-                "memory": None,
-                "gpu_model": None,
-                "gpu_archi": None,
-                "gpu_mem": None,
-            },
+            "hardware": NO_HARDWARE,
         },
         "environment": None,
         "group": None,
@@ -157,14 +150,7 @@ async def test_the_worker_hears_only_of_a_committed_job(world: World) -> None:
             committed_at_enqueue.append(set(world.uow.committed))
             await super().enqueue(job)
 
-    world.submit = SubmitJob(
-        world.uow,
-        FakeCatalog(ApplicationRegistry.parse(registry_document())),
-        world.storage,
-        Watching(),
-        FakeUsageLedger(),
-        clock=lambda: NOW,
-    )
+    world.submit = world.submitting_to(Watching())
     job = await world.submit(ALICE, new_job())
     assert committed_at_enqueue == [{job.id}]
 

@@ -20,12 +20,16 @@ current state, so it can tell a late message from a real change.
 import enum
 import unicodedata
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef, check_segment
+from decode_userapi.domain.users import User
+
+if TYPE_CHECKING:  # applications imports this module
+    from decode_userapi.domain.applications import EntrypointConfig
 
 
 class JobState(enum.StrEnum):
@@ -70,22 +74,31 @@ ResultKind = Literal["output", "log", "artifact"]
 MIN_PRIORITY, MAX_PRIORITY = 0, 5
 
 
-def check_job_name(name: str) -> str:
-    """The job name in NFC form, checked: it becomes a folder name (`output/<job_name>/`,
+class JobName(msgspec.Struct, frozen=True):
+    """A job name, kept in NFC form. It becomes a folder name (`output/<job_name>/`,
     `log/…`, `artifact/…`), so it follows the rules of any file or folder name
-    (`check_segment`: up to 255 bytes, no `/`, `\\` or control characters, not `.`/`..`)."""
-    normalised = unicodedata.normalize("NFC", name)
-    check_segment(normalised, "job_name")
-    return normalised
+    (`check_segment`: up to 255 bytes, no `/`, `\\` or control characters, not `.`/`..`);
+    `InvalidInput` otherwise."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        normalised = unicodedata.normalize("NFC", self.value)
+        check_segment(normalised, "job_name")
+        msgspec.structs.force_setattr(self, "value", normalised)
 
 
-def check_priority(priority: int) -> int:
-    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-        raise InvalidInput(
-            f"priority must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}, "
-            f"not {priority}."
-        )
-    return priority
+class Priority(msgspec.Struct, frozen=True):
+    """A job's priority, `MIN_PRIORITY` to `MAX_PRIORITY`; `InvalidInput` otherwise."""
+
+    value: int
+
+    def __post_init__(self) -> None:
+        if not MIN_PRIORITY <= self.value <= MAX_PRIORITY:
+            raise InvalidInput(
+                f"priority must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}, "
+                f"not {self.value}."
+            )
 
 
 class JobSpec(msgspec.Struct, frozen=True):
@@ -138,6 +151,18 @@ class Hardware(msgspec.Struct, frozen=True):
 RESULT_KINDS: tuple[ResultKind, ...] = ("output", "log", "artifact")
 
 
+class NewJob(msgspec.Struct, frozen=True, kw_only=True):
+    """What a user asks for when starting a job, unchecked (`Job.submitted` checks it)."""
+
+    job_name: str
+    spec: JobSpec
+    environment: Environment | None = None
+    priority: int = 0
+    files_down: FilesDown = FilesDown()
+    env_vars: dict[str, str] = {}
+    hardware: Hardware | None = None
+
+
 class Job(msgspec.Struct, kw_only=True):
     """A job of one user. `id` is 0 until the repository stores it."""
 
@@ -156,6 +181,39 @@ class Job(msgspec.Struct, kw_only=True):
     date_started: datetime | None = None
     date_finished: datetime | None = None
     runtime_details: str | None = None
+
+    @classmethod
+    def submitted(
+        cls, owner: User, request: NewJob, entry: "EntrypointConfig", now: datetime
+    ) -> "Job":
+        """A new job of `owner`, queued at `now`, for the registry `entry` of `request.spec`.
+
+        `InvalidInput` for a bad job name or priority, an env var the application does not
+        allow, or an input it does not take (or that is not a safe folder path).
+        """
+        allowed = set(entry.app.env)
+        refused = sorted(set(request.env_vars) - allowed)
+        job_name, priority = JobName(request.job_name).value, Priority(request.priority).value
+        if refused:
+            raise InvalidInput(
+                f"Environment variable(s) {', '.join(refused)} are not allowed by "
+                f"{request.spec}; allowed: {', '.join(sorted(allowed)) or 'none'}."
+            )
+        for kind, folder in request.files_down.folders():
+            if kind not in entry.handler.files_down:
+                raise InvalidInput(f"{request.spec} takes no {kind}, but '{folder}' was given.")
+        return cls(
+            user_id=owner.id,
+            user_email=owner.email,
+            job_name=job_name,
+            environment=request.environment,
+            priority=priority,
+            spec=request.spec,
+            files_down=request.files_down,
+            env_vars=dict(request.env_vars),
+            hardware=request.hardware,
+            date_created=now,
+        )
 
     def result_folder(self, kind: str) -> FileRef:
         """Where the job writes `kind` (output, log, artifact), relative to the user's space."""

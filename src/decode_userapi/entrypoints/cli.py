@@ -265,10 +265,10 @@ def set_quota(args: argparse.Namespace) -> None:
 
 def show_usage(args: argparse.Namespace) -> None:
     async def run(container: Container) -> list[str]:
-        users = await container.identity_provider().list_users()
+        users = await container.account_directory().list_users()
         emails = {user.id: user.email or user.id for user in users}
         if args.email:
-            ids = [(await user_named(container.identity_provider(), args.email)).id]
+            ids = [(await user_named(container.account_directory(), args.email)).id]
         else:
             ids = await container.recount_usage().user_ids()
         lines = []

@@ -7,8 +7,8 @@ from dependency_injector import containers, providers
 
 from decode_userapi.adapters.catalog.sources import open_source
 from decode_userapi.adapters.catalog.yaml_catalog import YamlApplicationCatalog
-from decode_userapi.adapters.identity.cognito import CognitoIdentityProvider
-from decode_userapi.adapters.identity.local import LocalIdentityProvider
+from decode_userapi.adapters.identity.cognito import CognitoAccounts, CognitoUserPool
+from decode_userapi.adapters.identity.local import LocalAccounts, LocalTokens
 from decode_userapi.adapters.identity.password_hash import HashingPool
 from decode_userapi.adapters.identity.signing_key import load_or_create_signing_key
 from decode_userapi.adapters.job_events.local import InProcessJobEventFeed
@@ -72,35 +72,46 @@ class Container(containers.DeclarativeContainer):
     )
     session_factory = providers.Singleton(create_session_factory, engine)
 
-    identity_provider = providers.Selector(
+    local_tokens = providers.Singleton(
+        LocalTokens,
+        key=providers.Singleton(
+            load_or_create_signing_key, settings.provided.local_identity_key_path
+        ),
+        issuer=settings.provided.local_identity_issuer,
+        audience=settings.provided.local_identity_audience,
+        lifetime_seconds=settings.provided.token_lifetime_seconds,
+    )
+    cognito_pool = providers.Singleton(
+        CognitoUserPool,
+        user_pool_id=settings.provided.cognito_user_pool_id,
+        client_id=settings.provided.cognito_client_id,
+        region=settings.provided.cognito_region,
+        endpoint_url=settings.provided.cognito_endpoint_url,
+    )
+    identity_verifier = providers.Selector(
+        settings.provided.identity,
+        local=providers.Singleton(LocalTokens.verifier, local_tokens),
+        cognito=providers.Singleton(CognitoUserPool.verifier, cognito_pool),
+    )
+    account_directory = providers.Selector(
         settings.provided.identity,
         local=providers.Singleton(
-            LocalIdentityProvider,
+            LocalAccounts,
             accounts=providers.Factory(SqlaAccounts, session_factory),
-            key=providers.Singleton(
-                load_or_create_signing_key, settings.provided.local_identity_key_path
-            ),
             hashing=providers.Singleton(
                 HashingPool,
                 workers=settings.provided.password_hash_workers,
                 queue=settings.provided.password_hash_queue,
             ),
-            issuer=settings.provided.local_identity_issuer,
-            audience=settings.provided.local_identity_audience,
-            token_lifetime_seconds=settings.provided.token_lifetime_seconds,
+            tokens=local_tokens,
         ),
         cognito=providers.Singleton(
-            CognitoIdentityProvider,
-            user_pool_id=settings.provided.cognito_user_pool_id,
-            client_id=settings.provided.cognito_client_id,
-            region=settings.provided.cognito_region,
-            client_secret=settings.provided.cognito_secret,
-            endpoint_url=settings.provided.cognito_endpoint_url,
+            CognitoAccounts, cognito_pool, client_secret=settings.provided.cognito_secret
         ),
     )
-    register_user = providers.Factory(RegisterUser, identity_provider)
+    register_user = providers.Factory(RegisterUser, account_directory)
     sign_up = providers.Factory(
-        SignUp, identity_provider, choose_groups=settings.provided.sign_up_chooses_groups
+        SignUp, account_directory, choose_groups=settings.provided.sign_up_chooses_groups
     )
     sign_in_throttle = providers.Factory(
         SqlaSignInThrottle,
@@ -109,15 +120,15 @@ class Container(containers.DeclarativeContainer):
     )
     sign_in = providers.Factory(
         SignIn,
-        identity_provider,
+        account_directory,
         sign_in_throttle,
         max_failures_per_account=settings.provided.sign_in_max_failures_per_account,
         max_failures_per_address=settings.provided.sign_in_max_failures_per_address,
     )
-    change_groups = providers.Factory(ChangeGroups, identity_provider)
-    list_users = providers.Factory(ListUsers, identity_provider)
-    delete_user = providers.Factory(DeleteUser, identity_provider)
-    set_password = providers.Factory(SetPassword, identity_provider)
+    change_groups = providers.Factory(ChangeGroups, account_directory)
+    list_users = providers.Factory(ListUsers, account_directory)
+    delete_user = providers.Factory(DeleteUser, account_directory)
+    set_password = providers.Factory(SetPassword, account_directory)
 
     staging_cleaned_at_open = providers.Object(True)
     """Local storage removes what crashed uploads left when it opens (not in `cleanup`,
@@ -243,11 +254,11 @@ class Container(containers.DeclarativeContainer):
         SubmitJob,
         uow=unit_of_work,
         catalog=application_catalog,
-        storage=file_storage,
+        spaces=user_spaces,
         gateway=worker_gateway,
         ledger=usage_ledger,
     )
-    delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage, usage_ledger)
+    delete_job = providers.Factory(DeleteJob, unit_of_work, user_spaces, usage_ledger)
     update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
     watch_job_events = providers.Factory(
         WatchJobEvents,
@@ -256,14 +267,14 @@ class Container(containers.DeclarativeContainer):
         keepalive_seconds=settings.provided.sse_keepalive_seconds,
     )
     read_job_log = providers.Factory(
-        ReadJobLog, unit_of_work, file_storage, poll_seconds=settings.provided.job_log_poll_seconds
+        ReadJobLog, unit_of_work, user_spaces, poll_seconds=settings.provided.job_log_poll_seconds
     )
     notify_job_ended = providers.Factory(
         NotifyJobEnded, notifier, retry_delays=notification_retry_delays
     )
 
     describe_usage = providers.Factory(DescribeUsage, usage_ledger, unit_of_work)
-    set_quota = providers.Factory(SetQuota, identity_provider, usage_ledger)
+    set_quota = providers.Factory(SetQuota, account_directory, usage_ledger)
     recount_usage = providers.Factory(RecountUsage, file_storage, usage_ledger)
 
     # Retention

@@ -4,7 +4,7 @@ from typing import Protocol
 
 import msgspec
 
-from decode_userapi.domain.jobs import Environment
+from decode_userapi.domain.jobs import Environment, Hardware
 
 
 class QueuedApp(msgspec.Struct, frozen=True):
@@ -28,19 +28,12 @@ class QueuedMeta(msgspec.Struct, frozen=True):
     """ISO 8601."""
 
 
-class QueuedHardware(msgspec.Struct, frozen=True):
-    cpu_cores: int | None = None
-    memory: int | None = None
-    gpu_model: str | None = None
-    gpu_archi: str | None = None
-    gpu_mem: int | None = None
-
-
 class QueuedJobSpec(msgspec.Struct, frozen=True):
     app: QueuedApp
     handler: QueuedHandler
     meta: QueuedMeta
-    hardware: QueuedHardware
+    hardware: Hardware
+    """The domain type as is: its fields are the wire's."""
 
 
 class QueuedJob(msgspec.Struct, frozen=True):

@@ -8,18 +8,18 @@ from collections.abc import Sequence
 
 from decode_userapi.domain.errors import InvalidInput, NotFound, TooManyAttempts
 from decode_userapi.domain.users import DEFAULT_GROUPS, User, parse_email, parse_groups
-from decode_userapi.ports.identity_provider import IdentityProvider, IssuedToken
+from decode_userapi.ports.account_directory import AccountDirectory, IssuedToken
 from decode_userapi.ports.sign_in_throttle import SignInThrottle
 
 
 class RegisterUser:
     """An operator creates an account in the given groups (default: `users`)."""
 
-    def __init__(self, identity: IdentityProvider) -> None:
-        self._identity = identity
+    def __init__(self, accounts: AccountDirectory) -> None:
+        self._accounts = accounts
 
     async def __call__(self, email: str, password: str, groups: Sequence[str] = ()) -> User:
-        return await self._identity.register(
+        return await self._accounts.register(
             parse_email(email), password, parse_groups(groups or DEFAULT_GROUPS)
         )
 
@@ -32,14 +32,14 @@ class SignUp:
     until an operator approves it; the groups asked for are still checked, then ignored.
     """
 
-    def __init__(self, identity: IdentityProvider, *, choose_groups: bool) -> None:
-        self._identity = identity
+    def __init__(self, accounts: AccountDirectory, *, choose_groups: bool) -> None:
+        self._accounts = accounts
         self._choose_groups = choose_groups
 
     async def __call__(self, email: str, password: str, groups: Sequence[str] = ()) -> User:
         asked = parse_groups(groups)
         granted = (asked or DEFAULT_GROUPS) if self._choose_groups else ()
-        return await self._identity.register(parse_email(email), password, granted)
+        return await self._accounts.register(parse_email(email), password, granted)
 
 
 class SignIn:
@@ -48,13 +48,13 @@ class SignIn:
 
     def __init__(
         self,
-        identity: IdentityProvider,
+        accounts: AccountDirectory,
         throttle: SignInThrottle,
         *,
         max_failures_per_account: int,
         max_failures_per_address: int,
     ) -> None:
-        self._identity = identity
+        self._accounts = accounts
         self._throttle = throttle
         self._per_account = max_failures_per_account
         self._per_address = max_failures_per_address
@@ -76,7 +76,7 @@ class SignIn:
                 wait,
             )
         try:
-            issued = await self._identity.issue_token(account, password)
+            issued = await self._accounts.issue_token(account, password)
         except (InvalidInput, NotFound):
             raise  # a failed sign-in: it stays counted
         except BaseException:
@@ -89,13 +89,13 @@ class SignIn:
 class ChangeGroups:
     """Add an account to groups and remove it from others."""
 
-    def __init__(self, identity: IdentityProvider) -> None:
-        self._identity = identity
+    def __init__(self, accounts: AccountDirectory) -> None:
+        self._accounts = accounts
 
     async def __call__(
         self, email: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> User:
-        return await self._identity.change_groups(
+        return await self._accounts.change_groups(
             parse_email(email), add=parse_groups(add), remove=parse_groups(remove)
         )
 
@@ -103,28 +103,28 @@ class ChangeGroups:
 class ListUsers:
     """Every account, sorted by email (an operator's view)."""
 
-    def __init__(self, identity: IdentityProvider) -> None:
-        self._identity = identity
+    def __init__(self, accounts: AccountDirectory) -> None:
+        self._accounts = accounts
 
     async def __call__(self) -> list[User]:
-        return sorted(await self._identity.list_users(), key=lambda user: user.email or "")
+        return sorted(await self._accounts.list_users(), key=lambda user: user.email or "")
 
 
 class DeleteUser:
     """Remove an account (its files and jobs stay until deleted through the API)."""
 
-    def __init__(self, identity: IdentityProvider) -> None:
-        self._identity = identity
+    def __init__(self, accounts: AccountDirectory) -> None:
+        self._accounts = accounts
 
     async def __call__(self, email: str) -> None:
-        await self._identity.delete_user(parse_email(email))
+        await self._accounts.delete_user(parse_email(email))
 
 
 class SetPassword:
     """Replace an account's password."""
 
-    def __init__(self, identity: IdentityProvider) -> None:
-        self._identity = identity
+    def __init__(self, accounts: AccountDirectory) -> None:
+        self._accounts = accounts
 
     async def __call__(self, email: str, password: str) -> None:
-        await self._identity.set_password(parse_email(email), password)
+        await self._accounts.set_password(parse_email(email), password)

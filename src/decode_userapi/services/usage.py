@@ -7,13 +7,13 @@ import msgspec
 from decode_userapi.domain.errors import InvalidInput, NotFound
 from decode_userapi.domain.files import EntryKind, FileRef
 from decode_userapi.domain.quotas import Account, Limits
-from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User, parse_email
+from decode_userapi.ports.account_directory import AccountDirectory
 from decode_userapi.ports.file_storage import FileStorage
-from decode_userapi.ports.identity_provider import IdentityProvider
 from decode_userapi.ports.unit_of_work import UnitOfWork
 from decode_userapi.ports.usage_ledger import UsageLedger
 from decode_userapi.services.files.measure import Footprint, footprint
+from decode_userapi.services.files.space import stored_ref
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class DescribeUsage:
         return UsageReport(account, running)
 
 
-async def user_named(identity: IdentityProvider, email: str) -> User:
+async def user_named(identity: AccountDirectory, email: str) -> User:
     """The account with that email; `NotFound` otherwise."""
     wanted = parse_email(email)
     for user in await identity.list_users():
@@ -49,7 +49,7 @@ async def user_named(identity: IdentityProvider, email: str) -> User:
 class SetQuota:
     """An operator sets a user's overrides (None: the default applies again)."""
 
-    def __init__(self, identity: IdentityProvider, ledger: UsageLedger) -> None:
+    def __init__(self, identity: AccountDirectory, ledger: UsageLedger) -> None:
         self._identity = identity
         self._ledger = ledger
 
@@ -64,7 +64,7 @@ class SetQuota:
 def _space(name: str) -> bool:
     """Whether `name` can be a user's space (the storage keeps its own `.` folders)."""
     try:
-        UserSpace.of(name)
+        stored_ref(name, FileRef(()))
     except InvalidInput:
         return False
     return True
@@ -91,7 +91,7 @@ class RecountUsage:
     async def __call__(self, user_id: str, *, dry_run: bool = False) -> tuple[Footprint, Account]:
         """The user's footprint in the storage, and their account before the recount."""
         before = await self._ledger.account(user_id)
-        found = await footprint(self._storage, UserSpace.of(user_id).root)
+        found = await footprint(self._storage, stored_ref(user_id, FileRef(())))
         if not dry_run:
             await self._ledger.set_used(user_id, bytes=found.bytes, files=found.files)
         return found, before

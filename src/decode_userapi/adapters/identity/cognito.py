@@ -1,4 +1,5 @@
-"""AWS Cognito user pools: ID tokens checked against the pool's JWKS; accounts via boto3.
+"""AWS Cognito user pools: ID tokens checked against the pool's JWKS
+(`cognito_token_verifier`); accounts via boto3 (`CognitoAccounts`).
 
 The account calls (`register`, `issue_token`) back the development-only sign-in routes.
 boto3 is synchronous, so its calls run in worker threads.
@@ -8,6 +9,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -25,40 +27,44 @@ from decode_userapi.domain.errors import (
     UpstreamUnavailable,
 )
 from decode_userapi.domain.users import User
-from decode_userapi.ports.identity_provider import IssuedToken
+from decode_userapi.ports.account_directory import IssuedToken
 
 T = TypeVar("T")
 
 
-class CognitoIdentityProvider:
-    def __init__(
-        self,
-        *,
-        user_pool_id: str,
-        client_id: str,
-        region: str,
-        client_secret: str | None = None,
-        endpoint_url: str | None = None,
-    ) -> None:
-        self._pool = user_pool_id
-        self._client_id = client_id
-        self._region = region
-        self._secret = client_secret
-        self._issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+@dataclass(frozen=True)
+class CognitoUserPool:
+    """A user pool and one of its app clients; `endpoint_url` for a test or compatible
+    server instead of AWS."""
+
+    user_pool_id: str
+    client_id: str
+    region: str
+    endpoint_url: str | None = None
+
+    def verifier(self) -> TokenVerifier:
+        """Verifies the pool's ID tokens for the app client."""
+        issuer = f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
         # A test or compatible endpoint serves the keys at <endpoint>/<pool>/...; tokens
         # still name the AWS issuer.
-        keys_base = f"{endpoint_url.rstrip('/')}/{user_pool_id}" if endpoint_url else self._issuer
-        self._verifier = TokenVerifier(
-            issuer=self._issuer,
-            audience=client_id,
+        keys_base = (
+            f"{self.endpoint_url.rstrip('/')}/{self.user_pool_id}" if self.endpoint_url else issuer
+        )
+        return TokenVerifier(
+            issuer=issuer,
+            audience=self.client_id,
             keys=JwksKeySource(f"{keys_base}/.well-known/jwks.json"),
         )
-        self._cognito: Any = boto3.session.Session(region_name=region).client(
-            "cognito-idp", endpoint_url=endpoint_url
-        )
 
-    async def verify(self, token: str) -> User:
-        return await self._verifier.verify(token)
+
+class CognitoAccounts:
+    def __init__(self, pool: CognitoUserPool, *, client_secret: str | None = None) -> None:
+        self._pool = pool.user_pool_id
+        self._client_id = pool.client_id
+        self._secret = client_secret
+        self._cognito: Any = boto3.session.Session(region_name=pool.region).client(
+            "cognito-idp", endpoint_url=pool.endpoint_url
+        )
 
     async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
         def create() -> User:
@@ -126,19 +132,6 @@ class CognitoIdentityProvider:
             return User(id=username, email=email, groups=tuple(groups))
 
         return await self._call(change, email)
-
-    def jwks(self) -> None:
-        """Cognito publishes the pool's keys itself."""
-        return
-
-    def access_info(self) -> dict[str, dict[str, str]]:
-        return {
-            "cognito": {
-                "user_pool_id": self._pool,
-                "client_id": self._client_id,
-                "region": self._region,
-            }
-        }
 
     async def list_users(self) -> list[User]:
         def list_all() -> list[User]:

@@ -1,13 +1,13 @@
 """The embedded identity provider: accounts in our database, tokens signed by our key.
 
 Tokens carry the claims of AWS Cognito ID tokens, so clients and the verifier treat
-both back-ends alike. The public key is served as a JWKS.
+both back-ends alike (`local_token_verifier`). The public key is served as a JWKS.
 """
 
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import jwt
 
@@ -23,30 +23,54 @@ from decode_userapi.adapters.persistence.users import Account, SqlaAccounts
 from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotFound
 from decode_userapi.domain.passwords import check_password_policy
 from decode_userapi.domain.users import User
-from decode_userapi.ports.identity_provider import IssuedToken
+from decode_userapi.ports.account_directory import IssuedToken
 
 
-class LocalIdentityProvider:
+@dataclass(frozen=True)
+class LocalTokens:
+    """The ID tokens of the local provider: signed with `key`, for `audience`."""
+
+    key: SigningKey
+    issuer: str
+    audience: str
+    lifetime_seconds: int
+
+    def verifier(self) -> TokenVerifier:
+        """Verifies these tokens, and publishes their key."""
+        return TokenVerifier(
+            issuer=self.issuer,
+            audience=self.audience,
+            keys=StaticKeys(self.key.jwks),
+            published_jwks=self.key.jwks,
+        )
+
+    def sign(self, account: Account) -> IssuedToken:
+        now = int(time.time())
+        claims = {
+            "sub": account.id,
+            "cognito:username": account.id,
+            "cognito:groups": list(account.groups),
+            "email": account.email,
+            "token_use": "id",
+            "aud": self.audience,
+            "iss": self.issuer,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + self.lifetime_seconds,
+        }
+        signed = jwt.encode(
+            claims, self.key.private_key, algorithm=ALGORITHM, headers={"kid": self.key.kid}
+        )
+        return IssuedToken(id_token=signed, expires_in=self.lifetime_seconds)
+
+
+class LocalAccounts:
     def __init__(
-        self,
-        *,
-        accounts: SqlaAccounts,
-        key: SigningKey,
-        hashing: HashingPool,
-        issuer: str,
-        audience: str,
-        token_lifetime_seconds: int,
+        self, *, accounts: SqlaAccounts, hashing: HashingPool, tokens: LocalTokens
     ) -> None:
         self._accounts = accounts
-        self._key = key
         self._hashing = hashing
-        self._issuer = issuer
-        self._audience = audience
-        self._lifetime = token_lifetime_seconds
-        self._verifier = TokenVerifier(issuer=issuer, audience=audience, keys=StaticKeys(key.jwks))
-
-    async def verify(self, token: str) -> User:
-        return await self._verifier.verify(token)
+        self._tokens = tokens
 
     async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
         check_password_policy(password)
@@ -67,24 +91,10 @@ class LocalIdentityProvider:
         if needs_rehash(stored):
             new_hash = await self._hashing.run(hash_password, password)
             await self._accounts.replace_password_hash(account.id, stored, new_hash)
-        return IssuedToken(id_token=self._sign(account), expires_in=self._lifetime)
+        return self._tokens.sign(account)
 
     async def change_groups(self, email: str, *, add: Sequence[str], remove: Sequence[str]) -> User:
         return _user(await self._accounts.change_groups(email, add=add, remove=remove))
-
-    def access_info(self) -> dict[str, dict[str, str]]:
-        return {
-            "local": {
-                "issuer": self._issuer,
-                "audience": self._audience,
-                "token_url": "/token",
-                "login_url": "/login",
-                "jwks_url": "/.well-known/jwks.json",
-            }
-        }
-
-    def jwks(self) -> dict[str, list[dict[str, Any]]]:
-        return self._key.jwks
 
     async def list_users(self) -> list[User]:
         return [_user(account) for account in await self._accounts.all()]
@@ -98,24 +108,6 @@ class LocalIdentityProvider:
             raise NotFound(f"No user has the email {email}.")
         password_hash = await self._hashing.run(hash_password, password)
         await self._accounts.set_password_hash(email, password_hash)
-
-    def _sign(self, account: Account) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": account.id,
-            "cognito:username": account.id,
-            "cognito:groups": list(account.groups),
-            "email": account.email,
-            "token_use": "id",
-            "aud": self._audience,
-            "iss": self._issuer,
-            "auth_time": now,
-            "iat": now,
-            "exp": now + self._lifetime,
-        }
-        return jwt.encode(
-            claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid}
-        )
 
 
 def _user(account: Account) -> User:

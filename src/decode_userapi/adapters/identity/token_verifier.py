@@ -92,13 +92,19 @@ class TokenVerifier:
         algorithms: tuple[str, ...] = ALGORITHMS,
         leeway_seconds: int = LEEWAY_SECONDS,
         verified: VerifiedTokens | None = None,
+        published_jwks: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
+        """`published_jwks`: the keys the service serves itself (the local provider's)."""
         self._issuer = issuer
         self._audience = audience
         self._keys = keys
         self._algorithms = list(algorithms)
         self._leeway = leeway_seconds
         self._verified = VerifiedTokens() if verified is None else verified
+        self._published_jwks = published_jwks
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]] | None:
+        return self._published_jwks
 
     async def verify(self, token: str) -> User:
         """The user a valid ID token speaks for; `NotAuthenticated` with a short reason

@@ -95,7 +95,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         dependencies={
-            "user": user_dependency(container.identity_provider, origins),
+            "user": user_dependency(container.identity_verifier, origins),
             "origins": Provide(lambda: origins, sync_to_thread=False),
         },
         before_request=require_json_body,

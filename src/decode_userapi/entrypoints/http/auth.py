@@ -10,7 +10,7 @@ from decode_userapi.domain.errors import NotAuthenticated, NotAuthorized
 from decode_userapi.domain.users import USERS_GROUP, User
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.logs import note_user
-from decode_userapi.ports.identity_provider import IdentityProvider
+from decode_userapi.ports.identity_verifier import IdentityVerifier
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 COOKIE = "Authorization"
@@ -46,7 +46,7 @@ def check_cookie_origin(request: Request[Any, Any, Any], origins: Origins) -> No
         )
 
 
-def user_dependency(identity: Callable[[], IdentityProvider], origins: Origins) -> Provide:
+def user_dependency(identity: Callable[[], IdentityVerifier], origins: Origins) -> Provide:
     """`identity` is called per request, so tests can override the provider late."""
 
     async def current_user(request: Request[Any, Any, Any]) -> User:

@@ -9,8 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from decode_userapi.domain.jobs import FilesDown, Hardware, Job, JobSpec, JobState
-from decode_userapi.services.jobs.submit import NewJob
+from decode_userapi.domain.jobs import FilesDown, Hardware, Job, JobSpec, JobState, NewJob
 
 
 class ApplicationSchema(msgspec.Struct, frozen=True):
@@ -33,14 +32,6 @@ class AttributesSchema(msgspec.Struct, frozen=True):
     env_vars: dict[str, str] | None = None
 
 
-class HardwareSchema(msgspec.Struct, frozen=True):
-    cpu_cores: int | None = None
-    memory: int | None = None
-    gpu_model: str | None = None
-    gpu_archi: str | None = None
-    gpu_mem: int | None = None
-
-
 class JobIn(msgspec.Struct, frozen=True):
     """A job to start. `priority` is 0 (default) to 5."""
 
@@ -52,7 +43,7 @@ class JobIn(msgspec.Struct, frozen=True):
     priority: int | None = None
     """0 (the default, also for `null`) to 5."""
     attributes: AttributesSchema = AttributesSchema()
-    hardware: HardwareSchema | None = None
+    hardware: Hardware | None = None
 
     def to_domain(self) -> NewJob:
         files = self.attributes.files_down
@@ -69,9 +60,7 @@ class JobIn(msgspec.Struct, frozen=True):
                 files.config_id, tuple(files.data_ids or ()), tuple(files.artifact_ids or ())
             ),
             env_vars=dict(self.attributes.env_vars or {}),
-            hardware=None
-            if self.hardware is None
-            else Hardware(**msgspec.structs.asdict(self.hardware)),
+            hardware=self.hardware,
         )
 
 
@@ -100,7 +89,7 @@ class JobOut(msgspec.Struct, frozen=True):
     priority: int
     application: ApplicationSchema
     attributes: AttributesSchema
-    hardware: HardwareSchema | None
+    hardware: Hardware | None
     status: JobState
     date_created: Timestamp
     date_started: Timestamp | None
@@ -128,9 +117,7 @@ class JobOut(msgspec.Struct, frozen=True):
                 ),
                 env_vars=dict(job.env_vars),
             ),
-            hardware=None
-            if job.hardware is None
-            else HardwareSchema(**msgspec.structs.asdict(job.hardware)),
+            hardware=job.hardware,
             status=job.status,
             date_created=timestamp(job.date_created),
             date_started=None if job.date_started is None else timestamp(job.date_started),

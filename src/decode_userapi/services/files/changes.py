@@ -24,26 +24,23 @@ class RenameFile:
     async def __call__(self, user: User, path: FileRef, new_path: FileRef) -> FileEntry:
         if path.is_root or path.is_predefined_folder:
             raise NotAllowed(f"'{path.as_folder()}' always exists and cannot be renamed.")
-        space = await self._spaces.open(user)
-        storage = self._spaces.storage
-        entry = await storage.stat(space.ref(path))
+        files = await self._spaces.open(user)
+        entry = await files.stat(path)
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
         if new_path == path:
             return FileEntry(path, entry.kind, entry.size_bytes)
-        if entry.kind is EntryKind.DIRECTORY and await storage.list_folder(
-            space.ref(path), recursive=False
-        ):
+        if entry.kind is EntryKind.DIRECTORY and await files.list_folder(path, recursive=False):
             raise NotAllowed(f"'{path.as_folder()}' is not empty; only empty folders move.")
         if len(new_path.parts) < 2 or new_path.top not in PREDEFINED_FOLDERS:
             folders = ", ".join(f"{name}/" for name in PREDEFINED_FOLDERS)
             raise InvalidInput(f"The new path '{new_path}' must lie inside one of {folders}.")
         if new_path.is_within(path):
             raise InvalidInput(f"'{path}' cannot move inside itself.")
-        if await storage.stat(space.ref(new_path)) is not None:
+        if await files.stat(new_path) is not None:
             raise AlreadyExists(f"'{new_path}' already exists; delete it first or pick another.")
         try:
-            await storage.rename(space.ref(path), space.ref(new_path))
+            await files.rename(path, new_path)
         except AlreadyExists:
             raise AlreadyExists(
                 f"'{new_path}' already exists, or a file stands in its way."
@@ -70,10 +67,10 @@ class DeleteFile:
         self._ledger = ledger
 
     async def __call__(self, user: User, path: FileRef) -> None:
-        space = await self._spaces.open(user)
-        freed = await footprint(self._spaces.storage, space.ref(path))
-        await self._spaces.storage.delete(space.ref(path))
+        files = await self._spaces.open(user)
+        freed = await footprint(files, path)
+        await files.delete(path)
         if freed.files:
             await self._ledger.add(user.id, bytes=-freed.bytes, files=-freed.files)
         if path.is_root or path.is_predefined_folder:
-            await self._spaces.make_predefined_folders(space)
+            await files.make_predefined_folders()

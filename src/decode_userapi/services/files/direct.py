@@ -5,7 +5,7 @@ from decode_userapi.domain.files import FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.ports.direct_uploads import DirectUpload, DirectUploads
 from decode_userapi.services.files.resumable import upload_target
-from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.files.space import UserSpaces, seen_ref, stored_ref
 from decode_userapi.services.files.uploads import check_upload_folder
 
 
@@ -30,10 +30,10 @@ class DirectMultipartUploads:
                 f"The file of {size} bytes is over the limit of {self._max_bytes} bytes."
             )
         target = upload_target(folder, filename)
-        space = await self._spaces.open(user)
-        if await self._spaces.storage.stat(space.ref(target)) is not None:
+        files = await self._spaces.open(user)
+        if await files.stat(target) is not None:
             raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
-        return await self._storage.start_direct(space.ref(target), size)
+        return await self._storage.start_direct(stored_ref(user.id, target), size)
 
     async def complete(
         self, user: User, folder: FileRef, upload_id: str, etags: list[tuple[int, str]]
@@ -41,13 +41,13 @@ class DirectMultipartUploads:
         check_upload_folder(folder)
         if not etags:
             raise InvalidInput("parts must list at least one part.")
-        space = await self._spaces.open(user)
+        await self._spaces.open(user)
         stored = await self._storage.complete_direct(
-            space.ref(folder), upload_id, etags, max_bytes=self._max_bytes
+            stored_ref(user.id, folder), upload_id, etags, max_bytes=self._max_bytes
         )
-        return space.entry(stored)
+        return FileEntry(seen_ref(stored.ref), stored.kind, stored.size_bytes)
 
     async def abort(self, user: User, folder: FileRef, upload_id: str) -> None:
         check_upload_folder(folder)
-        space = await self._spaces.open(user)
-        await self._storage.abort_direct(space.ref(folder), upload_id)
+        await self._spaces.open(user)
+        await self._storage.abort_direct(stored_ref(user.id, folder), upload_id)

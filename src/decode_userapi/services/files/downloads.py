@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
-from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
-from decode_userapi.ports.file_storage import FileStorage, HttpRequestSpec
+from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.services.files.batches import mapped_in_slices, sorted_in_slices
-from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.files.space import UserFiles, UserSpaces
 from decode_userapi.services.files.zip_stream import ZipMember, ZipSize, zip_stream
 
 ROOT_ARCHIVE_NAME = "files"
@@ -45,29 +44,27 @@ class DownloadFile:
         self._spaces = spaces
 
     async def __call__(self, user: User, path: FileRef) -> Download:
-        space = await self._spaces.open(user)
-        storage = self._spaces.storage
-        entry = await storage.stat(space.ref(path))
+        files = await self._spaces.open(user)
+        entry = await files.stat(path)
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
         if entry.kind is EntryKind.FILE:
-            ref = space.ref(path)
-            chunks = await _started(storage.read(ref), path)
+            chunks = await _started(files.read(path), path)
             return Download(
                 path.name,
                 entry.size_bytes,
                 chunks,
-                part=lambda start, end: storage.read(ref, start=start, end=end),
+                part=lambda start, end: files.read(path, start=start, end=end),
             )
         try:
-            stored = await storage.list_folder(space.ref(path), recursive=True)
+            stored = await files.list_folder(path, recursive=True)
         except NotFound:
             raise NotFound(f"'{path.as_folder()}' does not exist.") from None
         in_order = await sorted_in_slices(stored, key=lambda entry: entry.wire_path)
         size = ZipSize()
 
         def members_of(batch: list[FileEntry]) -> list[ZipMember]:
-            members = _zip_members(storage, space, path, batch)
+            members = _zip_members(files, path, batch)
             size.add(members)
             return members
 
@@ -76,16 +73,14 @@ class DownloadFile:
         return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", size.total, archive)
 
 
-def _zip_members(
-    storage: FileStorage, space: UserSpace, folder: FileRef, entries: list[FileEntry]
-) -> list[ZipMember]:
+def _zip_members(files: UserFiles, folder: FileRef, entries: list[FileEntry]) -> list[ZipMember]:
     members = []
     for entry in entries:
-        name = space.entry(entry).ref.relative_to(folder)
+        name = entry.ref.relative_to(folder)
         if entry.kind is EntryKind.DIRECTORY:
             members.append(ZipMember(f"{name}/"))
         else:
-            members.append(ZipMember(name, entry.size_bytes, _reader(storage, entry.ref)))
+            members.append(ZipMember(name, entry.size_bytes, _reader(files, entry.ref)))
     return members
 
 
@@ -111,8 +106,8 @@ async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIter
             await close()
 
 
-def _reader(storage: FileStorage, ref: FileRef) -> Callable[[], AsyncIterator[bytes]]:
-    return lambda: storage.read(ref)
+def _reader(files: UserFiles, path: FileRef) -> Callable[[], AsyncIterator[bytes]]:
+    return lambda: files.read(path)
 
 
 class GetDownloadUrl:
@@ -126,11 +121,11 @@ class GetDownloadUrl:
     async def __call__(
         self, user: User, path: FileRef, api_request: HttpRequestSpec
     ) -> HttpRequestSpec:
-        space = await self._spaces.open(user)
-        entry = await self._spaces.storage.stat(space.ref(path))
+        files = await self._spaces.open(user)
+        entry = await files.stat(path)
         if entry is None:
             raise NotFound(f"'{path}' does not exist.")
         if entry.kind is EntryKind.DIRECTORY:
             return api_request
-        presigned = await self._spaces.storage.download_request(space.ref(path))
+        presigned = await files.download_request(path)
         return presigned or api_request

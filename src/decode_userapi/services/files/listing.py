@@ -33,17 +33,13 @@ class ListFiles:
     async def __call__(
         self, user: User, path: FileRef, *, show_dirs: bool, recursive: bool
     ) -> list[FileEntry]:
-        space = await self._spaces.open(user)
+        files = await self._spaces.open(user)
         try:
-            stored = await self._spaces.storage.list_folder(space.ref(path), recursive=recursive)
+            entries = await files.list_folder(path, recursive=recursive)
         except NotFound:
             raise NotFound(f"'{path.as_folder()}' is not a folder.") from None
-
-        def shown(batch: list[FileEntry]) -> list[FileEntry]:
-            entries = [space.entry(entry) for entry in batch]
-            return [entry for entry in entries if show_dirs or entry.kind is EntryKind.FILE]
-
-        entries = await mapped_in_slices(stored, shown)
+        if not show_dirs:
+            entries = await mapped_in_slices(entries, _files_only)
         return await sorted_in_slices(entries, key=lambda entry: entry.wire_path)
 
     async def page(
@@ -67,3 +63,7 @@ class ListFiles:
         chunk = entries[start : start + limit]
         more = start + limit < len(entries)
         return ListingPage(chunk, chunk[-1].wire_path if more and chunk else None)
+
+
+def _files_only(entries: list[FileEntry]) -> list[FileEntry]:
+    return [entry for entry in entries if entry.kind is EntryKind.FILE]

@@ -1,9 +1,18 @@
 """What a file or folder takes in the storage."""
 
+from typing import Protocol
+
 import msgspec
 
-from decode_userapi.domain.files import EntryKind, FileRef
-from decode_userapi.ports.file_storage import FileStorage
+from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+
+
+class Listable(Protocol):
+    """What `footprint` reads: a `FileStorage`, or one user's `UserFiles`."""
+
+    async def stat(self, ref: FileRef, /) -> FileEntry | None: ...
+
+    async def list_folder(self, folder: FileRef, /, *, recursive: bool) -> list[FileEntry]: ...
 
 
 class Footprint(msgspec.Struct, frozen=True):
@@ -14,7 +23,7 @@ class Footprint(msgspec.Struct, frozen=True):
         return Footprint(self.bytes + other.bytes, self.files + other.files)
 
 
-async def footprint(storage: FileStorage, ref: FileRef) -> Footprint:
+async def footprint(storage: Listable, ref: FileRef) -> Footprint:
     """The bytes and files at `ref` (a file, or everything under a folder); nothing there
     takes nothing."""
     entry = await storage.stat(ref)

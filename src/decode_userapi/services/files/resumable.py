@@ -23,7 +23,6 @@ from decode_userapi.domain.errors import (
     TooLarge,
 )
 from decode_userapi.domain.files import FileRef
-from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.uploads import (
     CHECKSUM_ALGORITHMS,
     AbortedUpload,
@@ -33,7 +32,7 @@ from decode_userapi.domain.uploads import (
 from decode_userapi.domain.users import User
 from decode_userapi.ports.resumable_storage import ResumableStorage
 from decode_userapi.ports.upload_repository import UploadRepository
-from decode_userapi.services.files.space import UserSpaces
+from decode_userapi.services.files.space import UserSpaces, stored_ref
 from decode_userapi.services.files.uploads import check_upload_folder, file_name
 
 LEASE = timedelta(seconds=60)
@@ -53,7 +52,7 @@ def upload_target(folder: FileRef, filename: str) -> FileRef:
 
 
 def _storage_ref(upload: ResumableUpload) -> FileRef:
-    return UserSpace.of(upload.user_id).ref(upload.target)
+    return stored_ref(upload.user_id, upload.target)
 
 
 class ResumableUploads:
@@ -93,8 +92,8 @@ class ResumableUploads:
                 f"The upload of {length} bytes is over the limit of {self._max_bytes} bytes."
             )
         target = upload_target(folder, filename)
-        space = await self._spaces.open(user)
-        if await self._spaces.storage.stat(space.ref(target)) is not None:
+        files = await self._spaces.open(user)
+        if await files.stat(target) is not None:
             raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
         await AbortExpiredUploads(self._storage, self._uploads, self._clock)()
         upload = ResumableUpload(
@@ -104,7 +103,7 @@ class ResumableUploads:
             length=length,
             offset=0,
             expires_at=self._clock() + self._expiry,
-            staging=await self._storage.begin(space.ref(target)),
+            staging=await self._storage.begin(stored_ref(user.id, target)),
         )
         await self._uploads.add(upload)
         if length == 0:

@@ -59,18 +59,15 @@ class UploadFile:
     ) -> FileEntry:
         check_upload_folder(folder)
         path = folder.child(file_name(filename))
-        space = await self._spaces.open(user)
-        storage = self._spaces.storage
-        existing = await storage.stat(space.ref(path))
+        files = await self._spaces.open(user)
+        existing = await files.stat(path)
         if existing is not None and existing.kind is EntryKind.DIRECTORY:
             raise AlreadyExists(f"'{path.as_folder()}' is a folder; choose another file name.")
         async with self._quota.hold(
             user.id, declared_bytes=declared_bytes, new_file=existing is None
         ) as held:
             try:
-                size = await storage.write(
-                    space.ref(path), held.metered(chunks), max_bytes=self._max_bytes
-                )
+                size = await files.write(path, held.metered(chunks), max_bytes=self._max_bytes)
             except AlreadyExists:
                 raise AlreadyExists(_FILE_IN_THE_WAY.format(path=path)) from None
             replaced = 0 if existing is None else existing.size_bytes
@@ -89,12 +86,12 @@ class CreateFolder:
 
     async def __call__(self, user: User, folder: FileRef) -> FileEntry:
         check_upload_folder(folder)
-        space = await self._spaces.open(user)
-        existing = await self._spaces.storage.stat(space.ref(folder))
+        files = await self._spaces.open(user)
+        existing = await files.stat(folder)
         if existing is not None and existing.kind is EntryKind.FILE:
             raise AlreadyExists(f"'{folder}' is a file; choose another folder name.")
         try:
-            await self._spaces.storage.make_folder(space.ref(folder))
+            await files.make_folder(folder)
         except AlreadyExists:
             raise AlreadyExists(_FILE_IN_THE_WAY.format(path=folder)) from None
         return FileEntry(folder, EntryKind.DIRECTORY)
@@ -119,9 +116,8 @@ class GetUploadUrl:
     ) -> HttpRequestSpec:
         check_upload_folder(folder)
         room = await self._quota.room(user.id)
-        space = await self._spaces.open(user)
-        presigned = await self._spaces.storage.upload_request(
-            space.ref(folder),
-            max_bytes=self._max_bytes if room is None else min(room, self._max_bytes),
+        files = await self._spaces.open(user)
+        presigned = await files.upload_request(
+            folder, max_bytes=self._max_bytes if room is None else min(room, self._max_bytes)
         )
         return presigned or api_request

@@ -1,11 +1,9 @@
-from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.jobs import RESULT_KINDS, Job
-from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
-from decode_userapi.ports.file_storage import FileStorage
 from decode_userapi.ports.unit_of_work import UnitOfWork
 from decode_userapi.ports.usage_ledger import UsageLedger
 from decode_userapi.services.files.measure import Footprint, footprint
+from decode_userapi.services.files.space import UserFiles, UserSpaces
 from decode_userapi.services.jobs.queries import owned_job
 
 
@@ -20,9 +18,9 @@ class DeleteJob:
     removes the job takes its bytes off the user's use.
     """
 
-    def __init__(self, uow: UnitOfWork, storage: FileStorage, ledger: UsageLedger) -> None:
+    def __init__(self, uow: UnitOfWork, spaces: UserSpaces, ledger: UsageLedger) -> None:
         self._uow = uow
-        self._storage = storage
+        self._spaces = spaces
         self._ledger = ledger
 
     async def __call__(self, user: User, job_id: int) -> Footprint:
@@ -32,20 +30,21 @@ class DeleteJob:
 
     async def measure(self, job: Job) -> Footprint:
         """What the job's result folders hold."""
+        files = await self._owner_files(job)
         freed = Footprint()
-        for folder in self._result_folders(job):
-            freed += await footprint(self._storage, folder)
+        for kind in RESULT_KINDS:
+            freed += await footprint(files, job.result_folder(kind))
         return freed
 
-    def _result_folders(self, job: Job) -> list[FileRef]:
-        space = UserSpace.of(job.user_id)
-        return [space.ref(job.result_folder(kind)) for kind in RESULT_KINDS]
+    async def _owner_files(self, job: Job) -> UserFiles:
+        return await self._spaces.open(User(job.user_id, job.user_email))
 
     async def remove(self, job: Job) -> Footprint:
         """Delete `job` (already known to be its owner's) and its result folders."""
         freed = await self.measure(job)
-        for folder in self._result_folders(job):
-            await self._storage.delete(folder)
+        files = await self._owner_files(job)
+        for kind in RESULT_KINDS:
+            await files.delete(job.result_folder(kind))
         async with self._uow as uow:
             removed = await uow.jobs.delete(job.id)
             await uow.commit()

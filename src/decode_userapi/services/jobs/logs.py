@@ -4,10 +4,9 @@ from collections.abc import AsyncIterator
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.jobs import Job
-from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
-from decode_userapi.ports.file_storage import FileStorage
 from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.services.files.space import UserFiles, UserSpaces
 from decode_userapi.services.jobs.queries import owned_job
 
 
@@ -24,22 +23,22 @@ class ReadJobLog:
     missing or someone else's.
     """
 
-    def __init__(self, uow: UnitOfWork, storage: FileStorage, poll_seconds: float) -> None:
+    def __init__(self, uow: UnitOfWork, spaces: UserSpaces, poll_seconds: float) -> None:
         self._uow = uow
-        self._storage = storage
+        self._spaces = spaces
         self._poll = poll_seconds
 
     async def __call__(self, user: User, job_id: int, *, follow: bool) -> AsyncIterator[bytes]:
         async with self._uow as uow:
             job = await owned_job(uow, user, job_id)
-        return self._chunks(UserSpace.of(user.id), job, follow)
+        return self._chunks(await self._spaces.open(user), job, follow)
 
-    async def _chunks(self, space: UserSpace, job: Job, follow: bool) -> AsyncIterator[bytes]:
+    async def _chunks(self, files: UserFiles, job: Job, follow: bool) -> AsyncIterator[bytes]:
         sent: dict[FileRef, int] = {}
         current: FileRef | None = None
         while True:
             over = not follow or await self._job_over(job.id)
-            for entry in await self._files(space, job):
+            for entry in await self._files(files, job):
                 start = sent.get(entry.ref, 0)
                 if entry.size_bytes < start:
                     start = 0
@@ -47,13 +46,11 @@ class ReadJobLog:
                     continue
                 if entry.ref != current:
                     separator = "" if current is None else "\n"
-                    name = space.entry(entry).ref
+                    name = entry.ref
                     yield f"{separator}==> {name} <==\n".encode()
                     current = entry.ref
                 try:
-                    async for chunk in self._storage.read(
-                        entry.ref, start=start, end=entry.size_bytes
-                    ):
+                    async for chunk in files.read(entry.ref, start=start, end=entry.size_bytes):
                         yield chunk
                 except NotFound:  # removed since it was listed
                     continue
@@ -67,12 +64,10 @@ class ReadJobLog:
             job = await uow.jobs.get(job_id)
         return job is None or job.status.is_final
 
-    async def _files(self, space: UserSpace, job: Job) -> list[FileEntry]:
+    async def _files(self, files: UserFiles, job: Job) -> list[FileEntry]:
         try:
-            entries = await self._storage.list_folder(
-                space.ref(job.result_folder("log")), recursive=True
-            )
+            entries = await files.list_folder(job.result_folder("log"), recursive=True)
         except NotFound:
             return []
-        files = [entry for entry in entries if entry.kind is EntryKind.FILE]
-        return sorted(files, key=lambda entry: entry.ref.parts)
+        found = [entry for entry in entries if entry.kind is EntryKind.FILE]
+        return sorted(found, key=lambda entry: entry.ref.parts)

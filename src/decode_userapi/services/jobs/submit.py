@@ -10,68 +10,34 @@ from decode_userapi.domain.files import EntryKind, FileRef
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import (
     RESULT_KINDS,
-    Environment,
-    FilesDown,
     Hardware,
     InputKind,
     Job,
-    JobSpec,
-    check_job_name,
-    check_priority,
+    NewJob,
 )
-from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
 from decode_userapi.ports.application_catalog import ApplicationCatalog
-from decode_userapi.ports.file_storage import FileStorage
 from decode_userapi.ports.unit_of_work import UnitOfWork
 from decode_userapi.ports.usage_ledger import UsageLedger
 from decode_userapi.ports.worker_gateway import (
     QueuedApp,
     QueuedHandler,
-    QueuedHardware,
     QueuedJob,
     QueuedJobSpec,
     QueuedMeta,
     WorkerGateway,
 )
+from decode_userapi.services.files.space import UserFiles, UserSpaces
 
 log = logging.getLogger(__name__)
 
 
-class NewJob(msgspec.Struct, frozen=True, kw_only=True):
-    """What a user asks for when starting a job."""
-
-    job_name: str
-    spec: JobSpec
-    environment: Environment | None = None
-    priority: int = 0
-    files_down: FilesDown = FilesDown()
-    env_vars: dict[str, str] = {}
-    hardware: Hardware | None = None
-
-
 class InputFolder(msgspec.Struct, frozen=True):
-    """One chosen input folder and the files under it (paths from the storage root)."""
+    """One chosen input folder and the files under it (paths in the user's space)."""
 
     kind: InputKind
     folder: FileRef
     files: list[FileRef]
-
-
-def check_new_job(request: NewJob, entry: EntrypointConfig) -> None:
-    """The rules a job request must follow, beyond the registry entry existing."""
-    check_job_name(request.job_name)
-    check_priority(request.priority)
-    allowed = set(entry.app.env)
-    refused = sorted(set(request.env_vars) - allowed)
-    if refused:
-        raise InvalidInput(
-            f"Environment variable(s) {', '.join(refused)} are not allowed by {request.spec}; "
-            f"allowed: {', '.join(sorted(allowed)) or 'none'}."
-        )
-    for kind, folder in request.files_down.folders():
-        if kind not in entry.handler.files_down:
-            raise InvalidInput(f"{request.spec} takes no {kind}, but '{folder}' was given.")
 
 
 def build_files_down(
@@ -119,7 +85,7 @@ class SubmitJob:
         self,
         uow: UnitOfWork,
         catalog: ApplicationCatalog,
-        storage: FileStorage,
+        spaces: UserSpaces,
         gateway: WorkerGateway,
         ledger: UsageLedger,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -127,52 +93,28 @@ class SubmitJob:
         self._uow = uow
         self._ledger = ledger
         self._catalog = catalog
-        self._storage = storage
+        self._spaces = spaces
         self._gateway = gateway
         self._clock = clock
 
     async def __call__(self, user: User, request: NewJob) -> Job:
         entry = (await self._catalog.current()).entrypoint(request.spec)
-        check_new_job(request, entry)
-        space = UserSpace.of(user.id)
-        inputs = [
-            await self._input_folder(space, kind, ref) for kind, ref in request.files_down.folders()
-        ]
-        files_down = build_files_down(entry.handler.files_down, inputs, self._storage.uri)
-        job = Job(
-            user_id=user.id,
-            user_email=user.email,
-            job_name=check_job_name(request.job_name),  # its NFC form
-            environment=request.environment,
-            priority=request.priority,
-            spec=request.spec,
-            files_down=request.files_down,
-            env_vars=dict(request.env_vars),
-            hardware=request.hardware,
-            date_created=self._clock(),
-        )
-        await self._refuse_taken_result_folders(space, job)
+        job = Job.submitted(user, request, entry, self._clock())
+        files = await self._spaces.open(user)
+        inputs = [await _input_folder(files, kind, ref) for kind, ref in job.files_down.folders()]
+        files_down = build_files_down(entry.handler.files_down, inputs, files.uri)
+        await _refuse_taken_result_folders(files, job)
         running_limit = (await self._ledger.account(user.id)).limits.running_jobs
         async with self._uow as uow:
             job = await uow.jobs.add(job, running_limit=running_limit)
             await uow.events.record(JobEvent.created(job))
             await uow.commit()
         try:
-            await self._gateway.enqueue(self._queued(job, entry, files_down, space))
+            await self._gateway.enqueue(self._queued(job, entry, files_down, files))
         except Exception:
             await self._forget(job)
             raise
         return job
-
-    async def _refuse_taken_result_folders(self, space: UserSpace, job: Job) -> None:
-        for kind in RESULT_KINDS:
-            folder = job.result_folder(kind)
-            if await self._storage.stat(space.ref(folder)) is not None:
-                raise AlreadyExists(
-                    f"'{folder.as_folder()}' already exists: job {job.job_name!r} would write "
-                    "its results there, and deleting the job deletes that folder. Choose "
-                    "another job_name, or move the folder away first."
-                )
 
     async def _forget(self, job: Job) -> None:
         """Undo the job's creation after the worker-facing API did not take it."""
@@ -183,22 +125,9 @@ class SubmitJob:
         except Exception:
             log.exception("Job %s was not queued and could not be deleted", job.id)
 
-    async def _input_folder(self, space: UserSpace, kind: InputKind, ref: FileRef) -> InputFolder:
-        folder = space.ref(ref)
-        found = await self._storage.stat(folder)
-        if found is None or found.kind is not EntryKind.DIRECTORY:
-            raise InvalidInput(f"Input folder '{ref.as_folder()}' ({kind}) does not exist.")
-        entries = await self._storage.list_folder(folder, recursive=True)
-        files = sorted(
-            (entry.ref for entry in entries if entry.kind is EntryKind.FILE),
-            key=lambda file: file.parts,
-        )
-        return InputFolder(kind, folder, files)
-
     def _queued(
-        self, job: Job, entry: EntrypointConfig, files_down: dict[str, str], space: UserSpace
+        self, job: Job, entry: EntrypointConfig, files_down: dict[str, str], files: UserFiles
     ) -> QueuedJob:
-        hardware = job.hardware or Hardware()
         return QueuedJob(
             job=QueuedJobSpec(
                 app=QueuedApp(cmd=list(entry.app.cmd), env=dict(job.env_vars)),
@@ -211,12 +140,33 @@ class SubmitJob:
                     files_up={str(kind): path for kind, path in entry.handler.files_up.items()},
                 ),
                 meta=QueuedMeta(job_id=job.id, date_created=job.date_created.isoformat()),
-                hardware=QueuedHardware(**msgspec.structs.asdict(hardware)),
+                hardware=job.hardware or Hardware(),
             ),
             environment=job.environment,
             group=None,
             priority=job.priority,
-            paths_upload={
-                kind: self._storage.uri(space.ref(job.result_folder(kind))) for kind in RESULT_KINDS
-            },
+            paths_upload={kind: files.uri(job.result_folder(kind)) for kind in RESULT_KINDS},
         )
+
+
+async def _refuse_taken_result_folders(files: UserFiles, job: Job) -> None:
+    for kind in RESULT_KINDS:
+        folder = job.result_folder(kind)
+        if await files.stat(folder) is not None:
+            raise AlreadyExists(
+                f"'{folder.as_folder()}' already exists: job {job.job_name!r} would write "
+                "its results there, and deleting the job deletes that folder. Choose "
+                "another job_name, or move the folder away first."
+            )
+
+
+async def _input_folder(files: UserFiles, kind: InputKind, folder: FileRef) -> InputFolder:
+    found = await files.stat(folder)
+    if found is None or found.kind is not EntryKind.DIRECTORY:
+        raise InvalidInput(f"Input folder '{folder.as_folder()}' ({kind}) does not exist.")
+    entries = await files.list_folder(folder, recursive=True)
+    inside = sorted(
+        (entry.ref for entry in entries if entry.kind is EntryKind.FILE),
+        key=lambda file: file.parts,
+    )
+    return InputFolder(kind, folder, inside)

@@ -19,10 +19,12 @@ from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
-from decode_userapi.ports.identity_provider import IdentityProvider
+from decode_userapi.entrypoints.settings import Settings
+from decode_userapi.ports.identity_verifier import IdentityVerifier
 from decode_userapi.services.accounts import SignIn, SignUp
 from decode_userapi.services.usage import DescribeUsage
 
+TOKEN_PATH, LOGIN_PATH, JWKS_PATH = "/token", "/login", "/.well-known/jwks.json"
 LOGIN_COOKIE_MAX_AGE = 1800
 MAX_FORM_BYTES = 64 * 1024
 
@@ -90,43 +92,46 @@ def _user_info(user: User) -> UserInfo:
     return UserInfo(email=user.email, groups=list(user.groups))
 
 
-@get(
-    "/access_info",
-    summary="Where to log in",
-    description="No authentication. One key per identity back-end: `cognito` (user pool, "
-    "app client, region) or `local` (issuer, audience and the sign-in routes).",
-    tags=["auth"],
-)
-async def access_info(identity_provider: NamedDependency[IdentityProvider]) -> dict[str, Any]:
-    return identity_provider.access_info()
+@get("/access_info", summary="Where to log in")
+async def access_info(settings: NamedDependency[Settings]) -> dict[str, dict[str, str | None]]:
+    """No authentication. One key per identity back-end: `cognito` (user pool, app client, region)
+    or `local` (issuer, audience and the sign-in routes)."""
+    if settings.identity == "cognito":
+        return {
+            "cognito": {
+                "user_pool_id": settings.cognito_user_pool_id,
+                "client_id": settings.cognito_client_id,
+                "region": settings.cognito_region,
+            }
+        }
+    return {
+        "local": {
+            "issuer": settings.local_identity_issuer,
+            "audience": settings.local_identity_audience,
+            "token_url": TOKEN_PATH,
+            "login_url": LOGIN_PATH,
+            "jwks_url": JWKS_PATH,
+        }
+    }
 
 
-@get(
-    "/.well-known/jwks.json",
-    summary="Public keys of the ID tokens",
-    description="No authentication. The JSON Web Key Set that verifies ID tokens issued "
-    "by this service; 404 when the identity back-end publishes its keys elsewhere.",
-    tags=["auth"],
-)
-async def jwks(identity_provider: NamedDependency[IdentityProvider]) -> dict[str, Any]:
-    keys = identity_provider.jwks()
+@get(JWKS_PATH, summary="Public keys of the ID tokens")
+async def jwks(identity_verifier: NamedDependency[IdentityVerifier]) -> dict[str, Any]:
+    """No authentication. The JSON Web Key Set that verifies ID tokens issued by this service; 404
+    when the identity back-end publishes its keys elsewhere."""
+    keys = identity_verifier.jwks()
     if keys is None:
         raise NotFound("This identity back-end publishes its keys elsewhere.")
     return keys
 
 
-@get(
-    "/user",
-    summary="The caller's account",
-    description="Email and groups of the caller, from the ID token, with their usage and "
-    "quotas (`usage`, `limits`; a null limit is unlimited). 403 while the account is not "
-    "in the group `users`.",
-    tags=["auth"],
-    security=BEARER,
-)
+@get("/user", summary="The caller's account", security=BEARER)
 async def describe_user(
     user: NamedDependency[User], describe_usage: NamedDependency[DescribeUsage]
 ) -> UserInfo:
+    """Email and groups of the caller, from the ID token, with their usage and quotas
+    (`usage`, `limits`; a null limit is unlimited). 403 while the account is not in the
+    group `users`."""
     report = await describe_usage(user.id)
     usage, limits = report.account.usage, report.account.limits
     info = _user_info(user)
@@ -141,18 +146,7 @@ async def describe_user(
     return info
 
 
-@post(
-    "/user",
-    summary="Sign up",
-    description="Form fields `username` (an email) and `password`. The new account has no "
-    "group, so it gets 403 until an operator approves it (adds it to `users`). Only in "
-    "development (`AUTH=1`) it joins the groups asked for with the optional `groups`, "
-    "repeated, as form field or query parameter (`users`, `workers`, `cloud`; default "
-    "`users`). 409 when the email is taken, 400 when the password does not meet the "
-    "policy (8 to 256 characters with a lowercase and an uppercase letter, a digit and a "
-    "symbol) or a group is unknown.",
-    tags=["auth"],
-)
+@post("/user", summary="Sign up")
 async def register(
     data: Annotated[Registration, FormBody],
     sign_up: NamedDependency[SignUp],
@@ -161,42 +155,39 @@ async def register(
         QueryParameter(name="groups", description="Groups, repeated; added to the form's."),
     ] = None,
 ) -> UserInfo:
+    """Form fields `username` (an email) and `password`. The new account has no group, so it gets
+    403 until an operator approves it (adds it to `users`). Only in development (`AUTH=1`) it
+    joins the groups asked for with the optional `groups`, repeated, as form field or query
+    parameter (`users`, `workers`, `cloud`; default `users`). 409 when the email is taken, 400
+    when the password does not meet the policy (8 to 256 characters with a lowercase and an
+    uppercase letter, a digit and a symbol) or a group is unknown."""
     form_groups = [data.groups] if isinstance(data.groups, str) else data.groups
     user = await sign_up(data.username, data.password, [*form_groups, *(query_groups or [])])
     return _user_info(user)
 
 
-@post(
-    "/token",
-    summary="Sign in for an ID token",
-    description="Form fields `username` (an email) and `password`. Send the token as "
-    "`Authorization: Bearer <id_token>`. 404 for an unknown user, 400 for a wrong password, "
-    "429 (with `Retry-After`) after too many failed sign-ins for the account or from the "
-    "caller's address, 503 (with `Retry-After`) when too many sign-ins run at once.",
-    tags=["auth"],
-)
+@post(TOKEN_PATH, summary="Sign in for an ID token")
 async def token(
     request: Request[Any, Any, Any],
     data: Annotated[Credentials, FormBody],
     sign_in: NamedDependency[SignIn],
 ) -> TokenResponse:
+    """Form fields `username` (an email) and `password`. Send the token as
+    `Authorization: Bearer <id_token>`. 404 for an unknown user, 400 for a wrong password,
+    429 (with `Retry-After`) after too many failed sign-ins for the account or from the
+    caller's address, 503 (with `Retry-After`) when too many sign-ins run at once."""
     issued = await sign_in(data.username, data.password, _client_address(request))
     return TokenResponse(id_token=issued.id_token, expires_in=issued.expires_in)
 
 
-@post(
-    "/login",
-    summary="Sign in with a cookie",
-    description='Like `POST /token`, but sets the cookie `Authorization="Bearer <token>"` '
-    "(HttpOnly, Secure, SameSite=None, 30 minutes) that browsers then send instead of the "
-    "header.",
-    tags=["auth"],
-)
+@post(LOGIN_PATH, summary="Sign in with a cookie")
 async def login(
     request: Request[Any, Any, Any],
     data: Annotated[Credentials, FormBody],
     sign_in: NamedDependency[SignIn],
 ) -> Response[LoginResponse]:
+    """Like `POST /token`, but sets the cookie `Authorization="Bearer <token>"` (HttpOnly,
+    Secure, SameSite=None, 30 minutes) that browsers then send instead of the header."""
     issued = await sign_in(data.username, data.password, _client_address(request))
     cookie = Cookie(
         key="Authorization",
@@ -218,10 +209,12 @@ def router(container: Container) -> Router:
         handlers.extend([token, login])
     return Router(
         path="/",
+        tags=["auth"],
         route_handlers=handlers,
         request_max_body_size=MAX_FORM_BYTES,
         dependencies={
-            "identity_provider": provide(container.identity_provider),
+            "settings": provide(container.settings),
+            "identity_verifier": provide(container.identity_verifier),
             "sign_up": provide(container.sign_up),
             "sign_in": provide(container.sign_in),
             "describe_usage": provide(container.describe_usage),

@@ -40,28 +40,26 @@ def api_key_guard(expected: Callable[[], str | None]) -> Guard:
     return check_api_key
 
 
-STATUS_DESCRIPTION = """A status update from the worker-facing API; answers the job's state
-after the update, as a JSON string.
-
-States move forward along queued → pulled → preprocessing → running → postprocessing →
-finished, skipping states is fine; `error` may follow any state but `finished`. `queued`
-after any later state but `finished`/`error` is a re-queue (a stalled worker's job handed
-to another): it is applied and the job moves forward again. `finished` and `error` are
-final. An update to the current state, to another earlier state, or after the job ended
-changes nothing and still answers 200 with the job's current state (so a late `running`
-after `finished` does not reopen the job). `runtime_details` is appended on a new line even
-then. The first `pulled` (or later state) sets `date_started`, which a re-queue keeps;
-`finished`/`error` sets `date_finished`. When the job ends its owner is notified in the
-background, after the answer; a failing email service never fails the update. 404: unknown
-job (treat it as cancelled). 401: missing or wrong `x-api-key`."""
-
-
-@put("/_job_status", summary="Update a job's status", description=STATUS_DESCRIPTION)
+@put("/_job_status", summary="Update a job's status")
 async def update_job_status(
     update_job_status: NamedDependency[UpdateJobStatus],
     notify_job_ended: NamedDependency[NotifyJobEnded],
     data: JSONBody[StatusUpdateIn],
 ) -> Response[bytes]:
+    """A status update from the worker-facing API; answers the job's state
+    after the update, as a JSON string.
+
+    States move forward along queued → pulled → preprocessing → running → postprocessing →
+    finished, skipping states is fine; `error` may follow any state but `finished`. `queued`
+    after any later state but `finished`/`error` is a re-queue (a stalled worker's job handed
+    to another): it is applied and the job moves forward again. `finished` and `error` are
+    final. An update to the current state, to another earlier state, or after the job ended
+    changes nothing and still answers 200 with the job's current state (so a late `running`
+    after `finished` does not reopen the job). `runtime_details` is appended on a new line even
+    then. The first `pulled` (or later state) sets `date_started`, which a re-queue keeps;
+    `finished`/`error` sets `date_finished`. When the job ends its owner is notified in the
+    background, after the answer; a failing email service never fails the update. 404: unknown
+    job (treat it as cancelled). 401: missing or wrong `x-api-key`."""
     update = await update_job_status(data.job_id, data.status, data.runtime_details)
     background = BackgroundTask(notify_job_ended, update.ended) if update.ended else None
     return Response(

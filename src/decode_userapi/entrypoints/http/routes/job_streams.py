@@ -75,25 +75,6 @@ class DetailsAppended(msgspec.Struct, frozen=True):
     appended: str
 
 
-EVENTS_DESCRIPTION = f"""A `text/event-stream` (Server-Sent Events). Each event has an
-`id:` (growing), an `event:` and one `data:` line of JSON:
-
-- `created`: a job was submitted; `data` is the job (as `GET /jobs/{{id}}` answers it);
-- `status`: the job's state changed; `data` is the job after the change;
-- `runtime_details`: details were appended without a change of state; `data` is
-  `{{"id", "status", "appended"}}`.
-
-Events are kept in the database and recorded with the change they describe, so an
-update received by any server process reaches every stream. Resume with the
-`Last-Event-ID` header (an `EventSource` sends it when it reconnects) or the
-`last_event_id` query parameter: events with a higher id follow, none lost, none
-repeated; without either, the stream starts with every kept event. A comment line
-(`: keep-alive`) is sent when nothing happened for a while, and `retry: {RETRY_MILLISECONDS}`
-once at the start. Events of deleted jobs are deleted with them. Signed in by the
-`Authorization` header or by the sign-in cookie of `POST /login` (for browsers'
-`EventSource`). 400: a `Last-Event-ID` that is not a whole number of 0 or more."""
-
-
 def _error(description: str) -> ResponseSpec:
     return ResponseSpec(ErrorBody, description=description, generate_examples=False)
 
@@ -152,7 +133,6 @@ async def _event_stream(events: AsyncIterator[JobEvent | None]) -> AsyncIterator
 @get(
     "/events",
     summary="Live events of all your jobs (Server-Sent Events)",
-    description=EVENTS_DESCRIPTION + "\n\nOpen until the client leaves.",
     responses={
         200: _stream_doc("The event stream."),
         400: _error("Last-Event-ID is not a whole number of 0 or more."),
@@ -167,6 +147,26 @@ async def all_job_events(
     last_event_id_header: LastEventIdHeader = None,
     last_event_id: LastEventIdQuery = None,
 ) -> Stream:
+    """A `text/event-stream` (Server-Sent Events). Each event has an
+    `id:` (growing), an `event:` and one `data:` line of JSON:
+
+    - `created`: a job was submitted; `data` is the job (as `GET /jobs/{id}` answers it);
+    - `status`: the job's state changed; `data` is the job after the change;
+    - `runtime_details`: details were appended without a change of state; `data` is
+      `{"id", "status", "appended"}`.
+
+    Events are kept in the database and recorded with the change they describe, so an
+    update received by any server process reaches every stream. Resume with the
+    `Last-Event-ID` header (an `EventSource` sends it when it reconnects) or the
+    `last_event_id` query parameter: events with a higher id follow, none lost, none
+    repeated; without either, the stream starts with every kept event. A comment line
+    (`: keep-alive`) is sent when nothing happened for a while, and `retry: 3000`
+    once at the start. Events of deleted jobs are deleted with them. Signed in by the
+    `Authorization` header or by the sign-in cookie of `POST /login` (for browsers'
+    `EventSource`). 400: a `Last-Event-ID` that is not a whole number of 0 or more.
+
+    Open until the client leaves.
+    """
     events = await watch_job_events.of_all_jobs(
         user, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )
@@ -179,10 +179,6 @@ async def all_job_events(
 @get(
     "/{job_id:int}/events",
     summary="Live events of one of your jobs (Server-Sent Events)",
-    description=EVENTS_DESCRIPTION
-    + "\n\nEnds after the event of a final state. When the job is already final and no"
-    " later event is left the answer is 204, which tells an `EventSource` to stop"
-    " reconnecting. 404 when the job does not exist or is someone else's.",
     responses={
         200: _stream_doc("The event stream of the job."),
         204: ResponseSpec(None, description="The job is final and no later event is left."),
@@ -200,6 +196,12 @@ async def job_events(
     last_event_id_header: LastEventIdHeader = None,
     last_event_id: LastEventIdQuery = None,
 ) -> Stream | Response[None]:
+    """The events of `GET /jobs/events` (see there), of one job only.
+
+    Ends after the event of a final state. When the job is already final and no later
+    event is left the answer is 204, which tells an `EventSource` to stop reconnecting.
+    404 when the job does not exist or is someone else's.
+    """
     events = await watch_job_events.of_job(
         user, job_id, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )

@@ -1,7 +1,7 @@
-"""Who a caller is, and (where the back-end allows it) signing people up and in."""
+"""The accounts of the identity back-end: signing people up and in, an operator's changes."""
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol
 
 import msgspec
 
@@ -14,22 +14,12 @@ class IssuedToken(msgspec.Struct, frozen=True):
     """Seconds until the token expires."""
 
 
-@runtime_checkable  # handlers receive it as a Litestar dependency, which checks types
-class IdentityProvider(Protocol):
-    """Verifies ID tokens shaped like AWS Cognito's and manages accounts.
+class AccountDirectory(Protocol):
+    """Creates, signs in and changes accounts (verifying tokens is `IdentityVerifier`'s).
 
     Accounts are named by email; callers pass emails already normalised
     (`domain.users.parse_email`) and groups already checked (`parse_groups`).
     """
-
-    async def verify(self, token: str) -> User:
-        """The user an ID token speaks for.
-
-        Raises `NotAuthenticated` for a missing, malformed, expired or forged token, or
-        one issued for another audience/issuer or not of `token_use: id`. Group
-        membership is *not* checked here.
-        """
-        ...
 
     async def register(self, email: str, password: str, groups: Sequence[str]) -> User:
         """Create an account. `AlreadyExists` when the email is taken; `InvalidInput`
@@ -44,15 +34,6 @@ class IdentityProvider(Protocol):
         """Add the account to groups and remove it from others (an operator's action;
         approving a new user = adding them to `users`). `NotFound` for an unknown user.
         Tokens issued before keep their groups until they expire."""
-        ...
-
-    def access_info(self) -> dict[str, dict[str, str]]:
-        """Tells clients where and how to log in (`GET /access_info`)."""
-        ...
-
-    def jwks(self) -> dict[str, list[dict[str, Any]]] | None:
-        """The JSON Web Key Set that verifies this provider's tokens when the service
-        publishes it itself; None when the back-end publishes its keys elsewhere."""
         ...
 
     async def list_users(self) -> list[User]:
