@@ -171,6 +171,9 @@ BAD_REQUESTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("/jobs/{job_id:int}", "GET", "/jobs/424242", {}),
     ("/jobs/{job_id:int}", "DELETE", "/jobs/424242", {}),
     ("/jobs/{job_id:int}", "PUT", "/jobs/1", {"json": {}}),
+    ("/jobs/{job_id:int}/cancel", "POST", "/jobs/424242/cancel", {}),
+    ("/jobs/{job_id:int}/cancel", "GET", "/jobs/1/cancel", {}),
+    ("/jobs/{job_id:int}/cancel", "POST", "/jobs/abc/cancel", {}),
     ("/_job_status", "PUT", "/_job_status", {"json": {"job_id": "x", "status": "running"}}),
     ("/_job_status", "PUT", "/_job_status", {"json": {"job_id": 1, "status": "paused"}}),
     ("/_job_status", "PUT", "/_job_status", {"json": {"status": "running"}}),
@@ -266,7 +269,7 @@ async def test_query_errors_name_the_parameter(client: Client, alice: dict[str, 
         "limit=0": "The query parameter limit must be a whole number of at least 1.",
         "status=paused": (
             "The query parameter status must be one of queued, pulled, preprocessing, running,"
-            " postprocessing, finished, error, not 'paused'."
+            " postprocessing, finished, error, canceled, not 'paused'."
         ),
     }
     for query, detail in answers.items():

@@ -115,9 +115,14 @@ async def sign_in(client: Client, headers_for: HeadersFor, name: str) -> Caller:
 
 
 @pytest.fixture
-async def alice(client: Client, headers_for: HeadersFor, worker_api: StubServer) -> Caller:
+async def alice(
+    client: Client, headers_for: HeadersFor, worker_api: StubServer, mailjet: StubServer
+) -> Caller:
     caller = await sign_in(client, headers_for, "alice")
+    # Deleting the probe job canceled it, which emails its owner.
+    await eventually(lambda: len(mailjet.requests) == 1)
     worker_api.requests.clear()
+    mailjet.requests.clear()
     return caller
 
 

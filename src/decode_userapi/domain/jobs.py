@@ -9,8 +9,10 @@ the worker-facing API does:
 - `queued` from any other state that is not final is a re-queue (the worker-facing API
   took the job back from a stalled worker): it is applied, and the forward path starts
   again for the next worker;
-- `finished` and `error` are final: nothing leaves them (a late `running` after `finished`
-  does not reopen the job);
+- `canceled` may follow any state that is not final: the user canceled the job (a status
+  update from the worker-facing API for a canceled job is refused, see `UpdateJobStatus`);
+- `finished`, `error` and `canceled` are final: nothing leaves them (a late `running` after
+  `finished` does not reopen the job);
 - an update to the current state, or to an earlier one other than `queued`, changes nothing.
 
 An update that changes nothing is not an error: the worker-facing API is told the job's
@@ -36,10 +38,11 @@ class JobState(enum.StrEnum):
     POSTPROCESSING = "postprocessing"
     FINISHED = "finished"
     ERROR = "error"
+    CANCELED = "canceled"
 
     @property
     def is_final(self) -> bool:
-        return self in (JobState.FINISHED, JobState.ERROR)
+        return self in (JobState.FINISHED, JobState.ERROR, JobState.CANCELED)
 
 
 _FORWARD_ORDER = (
@@ -56,7 +59,7 @@ def next_state(current: JobState, reported: JobState) -> JobState:
     """The state a job is in after the worker reports `reported` (see the module doc)."""
     if current.is_final:
         return current
-    if reported in (JobState.ERROR, JobState.QUEUED):
+    if reported in (JobState.ERROR, JobState.CANCELED, JobState.QUEUED):
         return reported
     if _FORWARD_ORDER.index(reported) > _FORWARD_ORDER.index(current):
         return reported
@@ -168,8 +171,9 @@ class Job(msgspec.Struct, kw_only=True):
     def report(self, reported: JobState, details: str | None, now: datetime) -> bool:
         """Apply a status update from the worker; True when the job just ended.
 
+        The one place a job changes state (the user's cancel goes through it too).
         The first `pulled` (or any later state reached without it) sets `date_started`,
-        which a re-queue keeps; reaching `finished` or `error` sets `date_finished`.
+        which a re-queue keeps; reaching a final state sets `date_finished`.
         `details` is appended on a new line even when the state does not change.
         """
         if details:
@@ -180,7 +184,7 @@ class Job(msgspec.Struct, kw_only=True):
         if state is self.status:
             return False
         self.status = state
-        if self.date_started is None and state is not JobState.ERROR:
+        if self.date_started is None and state not in (JobState.ERROR, JobState.CANCELED):
             self.date_started = now
         if state.is_final:
             self.date_finished = now

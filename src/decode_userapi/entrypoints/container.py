@@ -40,6 +40,7 @@ from decode_userapi.services.files.listing import ListFiles
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 from decode_userapi.services.jobs.applications import ListApplications
+from decode_userapi.services.jobs.cancel import CancelJob
 from decode_userapi.services.jobs.delete import DeleteJob
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.queries import GetJob, ListJobs
@@ -184,6 +185,7 @@ class Container(containers.DeclarativeContainer):
         gateway=worker_gateway,
     )
     delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage)
+    cancel_job = providers.Factory(CancelJob, unit_of_work)
     update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
     notify_job_ended = providers.Factory(
         NotifyJobEnded, notifier, retry_delays=notification_retry_delays

@@ -24,6 +24,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
     errors.NotAllowed: 405,
     errors.AlreadyExists: 409,
+    errors.Conflict: 409,
+    errors.Mismatch: 422,
     errors.TooLarge: 413,
     errors.TooManyAttempts: 429,
     errors.UpstreamRejected: 502,

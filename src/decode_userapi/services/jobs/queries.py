@@ -5,9 +5,10 @@ from decode_userapi.ports.job_repository import MAX_PAGE_SIZE
 from decode_userapi.ports.unit_of_work import UnitOfWork
 
 
-async def owned_job(uow: UnitOfWork, user: User, job_id: int) -> Job:
-    """The user's job; `NotFound` for a missing job and for someone else's alike."""
-    job = await uow.jobs.get(job_id)
+async def owned_job(uow: UnitOfWork, user: User, job_id: int, *, for_update: bool = False) -> Job:
+    """The user's job; `NotFound` for a missing job and for someone else's alike.
+    `for_update` locks it until the unit of work ends (see `JobRepository.get`)."""
+    job = await uow.jobs.get(job_id, for_update=for_update)
     if job is None or job.user_id != user.id:
         raise NotFound(f"Job {job_id} does not exist.")
     return job

@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from litestar import Router, delete, get, post
+from litestar import Response, Router, delete, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from decode_userapi.domain.jobs import JobState
 from decode_userapi.domain.users import User
@@ -14,7 +15,9 @@ from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut
 from decode_userapi.services.jobs.applications import ListApplications
+from decode_userapi.services.jobs.cancel import CancelJob
 from decode_userapi.services.jobs.delete import DeleteJob
+from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.queries import GetJob, ListJobs
 from decode_userapi.services.jobs.submit import SubmitJob
 
@@ -75,13 +78,40 @@ async def submit_job(
 
 @delete("/{job_id:int}", summary="Delete a job", status_code=HTTP_204_NO_CONTENT)
 async def delete_job(
-    user: NamedDependency[User], delete_job: NamedDependency[DeleteJob], job_id: FromPath[int]
-) -> None:
+    user: NamedDependency[User],
+    delete_job: NamedDependency[DeleteJob],
+    notify_job_ended: NamedDependency[NotifyJobEnded],
+    job_id: FromPath[int],
+) -> Response[None]:
     """Also removes `output/{job_name}/`, `log/{job_name}/` and `artifact/{job_name}/`.
 
+    A job that is not final is canceled first (see `POST /jobs/{job_id}/cancel`): its owner
+    is notified, and the worker's next status update for it is answered 404.
     404 when it does not exist or is someone else's. Job ids are never reused.
     """
-    await delete_job(user, job_id)
+    canceled = await delete_job(user, job_id)
+    background = BackgroundTask(notify_job_ended, canceled) if canceled else None
+    return Response(None, status_code=HTTP_204_NO_CONTENT, background=background)
+
+
+@post("/{job_id:int}/cancel", summary="Cancel a job", status_code=HTTP_200_OK)
+async def cancel_job(
+    user: NamedDependency[User],
+    cancel_job: NamedDependency[CancelJob],
+    notify_job_ended: NamedDependency[NotifyJobEnded],
+    job_id: FromPath[int],
+) -> Response[JobOut]:
+    """A job that is not final (`queued` to `postprocessing`) becomes `canceled`, a final
+    state: `date_finished` is set, files it wrote so far under `output/`, `log/` and
+    `artifact/` are kept, and its owner is notified as when a job finishes. The
+    worker-facing API learns it from its next status update for the job, which is
+    answered 404 (its sign for a cancelled job); no later update reopens the job.
+
+    Answers the canceled job. 404 when it does not exist or is someone else's; 409 when it
+    is already final (`finished`, `error` or `canceled`), naming its state.
+    """
+    job = await cancel_job(user, job_id)
+    return Response(JobOut.from_domain(job), background=BackgroundTask(notify_job_ended, job))
 
 
 def router(container: Container) -> Router:
@@ -89,12 +119,21 @@ def router(container: Container) -> Router:
         path="/jobs",
         tags=["jobs"],
         security=BEARER,
-        route_handlers=[list_applications, list_jobs, get_job, submit_job, delete_job],
+        route_handlers=[
+            list_applications,
+            list_jobs,
+            get_job,
+            submit_job,
+            delete_job,
+            cancel_job,
+        ],
         dependencies={
             "list_applications": provide(container.list_applications),
             "list_jobs": provide(container.list_jobs),
             "get_job": provide(container.get_job),
             "submit_job": provide(container.submit_job),
             "delete_job": provide(container.delete_job),
+            "cancel_job": provide(container.cancel_job),
+            "notify_job_ended": provide(container.notify_job_ended),
         },
     )

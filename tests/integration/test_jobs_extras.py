@@ -1,0 +1,122 @@
+"""Jobs beyond the contract (issue 9): cancel, rerun, idempotent submit, tags and filters,
+through real HTTP against the app served by uvicorn, on both stacks, with the stub server
+of `benchmarks/stub_server.py` standing in for the worker-facing API and Mailjet."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from benchmarks.stub_server import Recorded, StubServer
+from decode_userapi.entrypoints.container import Container
+from tests.conftest import TEST_PASSWORD
+from tests.integration import test_jobs_faults as faults
+from tests.integration.test_jobs_api import KEY, eventually, job_body
+
+worker_api = faults.worker_api
+mailjet = faults.mailjet
+registry = faults.registry
+settings = faults.settings
+live = faults.live
+http = faults.http
+alice = faults.alice
+
+Live = faults.Live
+
+
+@pytest.fixture
+async def bob(live: Live, container: Container) -> dict[str, str]:
+    await container.register_user()("bob@example.org", TEST_PASSWORD, ["users"])
+    token = (await container.sign_in()("bob@example.org", TEST_PASSWORD)).id_token
+    return {"Authorization": f"Bearer {token}"}
+
+
+def worker_reports(live: Live, job_id: int, status: str) -> int:
+    """What the worker-facing API does with a job's progress: `PUT /_job_status`.
+    Blocking (it runs in the stub server's thread); answers the status code."""
+    body = {"job_id": job_id, "status": status, "runtime_details": f"worker: {status}"}
+    return httpx.put(f"{live.url}/_job_status", json=body, headers=KEY, timeout=30).status_code
+
+
+async def submit(http: httpx.AsyncClient, headers: dict[str, str], **changes: Any) -> Any:
+    response = await http.post("/jobs", json=job_body(inputs=False, **changes), headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+# 1. Cancel
+
+
+async def test_cancel_ends_the_job_and_the_workers_next_update_is_404(
+    http: httpx.AsyncClient,
+    live: Live,
+    alice: dict[str, str],
+    worker_api: StubServer,
+    mailjet: StubServer,
+) -> None:
+    answers: list[int] = []
+
+    def start_running(request: Recorded) -> None:
+        answers.append(worker_reports(live, request.body["job"]["meta"]["job_id"], "running"))
+
+    worker_api.before_answer = start_running
+    job = await submit(http, alice)
+    assert answers == [200]
+    canceled = await http.post(f"/jobs/{job['id']}/cancel", headers=alice)
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "canceled"
+    assert canceled.json()["date_finished"] is not None
+    # The worker's next update is refused as for an unknown job, and reopens nothing.
+    for status in ("postprocessing", "finished", "queued"):
+        assert await asyncio.to_thread(worker_reports, live, job["id"], status) == 404
+    after = (await http.get(f"/jobs/{job['id']}", headers=alice)).json()
+    assert after["status"] == "canceled"
+    assert after["date_finished"] == canceled.json()["date_finished"]
+    assert after["runtime_details"] == "worker: running"
+    await eventually(lambda: len(mailjet.requests) == 1)
+    subject = mailjet.requests[0].body["Messages"][0]["Subject"]
+    assert subject == f"Job exp-1 (id={job['id']}) canceled"
+
+
+async def test_canceling_a_final_job_is_409_naming_its_state(
+    http: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    finished, twice = await submit(http, alice, job_name="done"), await submit(http, alice)
+    update = {"job_id": finished["id"], "status": "finished"}
+    assert (await http.put("/_job_status", json=update, headers=KEY)).status_code == 200
+    refused = await http.post(f"/jobs/{finished['id']}/cancel", headers=alice)
+    assert refused.status_code == 409
+    assert "finished" in refused.json()["detail"]
+    assert (await http.post(f"/jobs/{twice['id']}/cancel", headers=alice)).status_code == 200
+    again = await http.post(f"/jobs/{twice['id']}/cancel", headers=alice)
+    assert again.status_code == 409
+    assert "canceled" in again.json()["detail"]
+
+
+async def test_cancel_of_someone_elses_or_a_missing_job_is_404(
+    http: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    job = await submit(http, alice)
+    assert (await http.post(f"/jobs/{job['id']}/cancel", headers=bob)).status_code == 404
+    assert (await http.post("/jobs/424242/cancel", headers=alice)).status_code == 404
+    assert (await http.get(f"/jobs/{job['id']}", headers=alice)).json()["status"] == "queued"
+
+
+async def test_deleting_a_running_job_cancels_it_first(
+    http: httpx.AsyncClient, live: Live, alice: dict[str, str], mailjet: StubServer
+) -> None:
+    running, done = await submit(http, alice), await submit(http, alice, job_name="done")
+    assert await asyncio.to_thread(worker_reports, live, running["id"], "running") == 200
+    assert await asyncio.to_thread(worker_reports, live, done["id"], "finished") == 200
+    await eventually(lambda: len(mailjet.requests) == 1)
+    for job in (running, done):
+        assert (await http.delete(f"/jobs/{job['id']}", headers=alice)).status_code == 204
+    await eventually(lambda: len(mailjet.requests) == 2)
+    await asyncio.sleep(0.2)
+    subjects = [request.body["Messages"][0]["Subject"] for request in mailjet.requests]
+    assert subjects == [
+        f"Job done (id={done['id']}) finished",
+        f"Job exp-1 (id={running['id']}) canceled",
+    ]
+    assert await asyncio.to_thread(worker_reports, live, running["id"], "finished") == 404
