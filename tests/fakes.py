@@ -135,6 +135,13 @@ class FakeJobRepository:
         mine.sort(key=lambda job: (job.date_created, job.id), reverse=True)
         return mine[offset : offset + limit]
 
+    async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:
+        return [
+            job.job_name
+            for job in self.jobs.values()
+            if job.user_id == user_id and job.job_name.startswith(prefix)
+        ]
+
     async def update(self, job: Job) -> None:
         self.jobs[job.id] = msgspec.structs.replace(job)
 

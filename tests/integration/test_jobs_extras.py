@@ -120,3 +120,61 @@ async def test_deleting_a_running_job_cancels_it_first(
         f"Job exp-1 (id={running['id']}) canceled",
     ]
     assert await asyncio.to_thread(worker_reports, live, running["id"], "finished") == 404
+
+
+# 2. Rerun
+
+
+async def test_rerun_starts_a_new_job_enqueued_like_a_new_submission(
+    http: httpx.AsyncClient, live: Live, alice: dict[str, str], worker_api: StubServer
+) -> None:
+    hardware = {"cpu_cores": 4, "memory": None, "gpu_model": "A100", "gpu_archi": None}
+    original = await submit(http, alice, hardware=hardware | {"gpu_mem": None})
+    assert await asyncio.to_thread(worker_reports, live, original["id"], "error") == 200
+    first = await http.post(f"/jobs/{original['id']}/rerun", headers=alice)
+    assert first.status_code == 201, first.text
+    rerun = first.json()
+    assert rerun["id"] != original["id"]
+    assert (rerun["job_name"], rerun["status"], rerun["runtime_details"]) == (
+        "exp-1-rerun-1",
+        "queued",
+        None,
+    )
+    for field in ("application", "attributes", "hardware", "environment", "priority"):
+        assert rerun[field] == original[field], field
+    # Enqueued exactly as a new submission of the same job: only the id, date and name differ.
+    enqueued, again = worker_api.requests[0].body, worker_api.requests[1].body
+    for sent, job in ((enqueued, original), (again, rerun)):
+        assert sent["job"]["meta"].pop("job_id") == job["id"]
+        sent["job"]["meta"].pop("date_created")
+        sent["paths_upload"] = {
+            kind: path.replace(job["job_name"], "<name>")
+            for kind, path in sent["paths_upload"].items()
+        }
+    assert again == enqueued
+    named = await http.post(
+        f"/jobs/{original['id']}/rerun", json={"job_name": "mine", "priority": 5}, headers=alice
+    )
+    assert named.status_code == 201, named.text
+    assert (named.json()["job_name"], named.json()["priority"]) == ("mine", 5)
+    second = await http.post(f"/jobs/{original['id']}/rerun", json={}, headers=alice)
+    assert second.json()["job_name"] == "exp-1-rerun-2"
+
+
+async def test_rerun_refuses_like_a_submission_and_of_others_is_404(
+    http: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str], worker_api: StubServer
+) -> None:
+    job = await submit(http, alice)
+    assert (await http.post(f"/jobs/{job['id']}/rerun", headers=bob)).status_code == 404
+    assert (await http.post("/jobs/424242/rerun", headers=alice)).status_code == 404
+    taken = await http.post(f"/jobs/{job['id']}/rerun", json={"job_name": "exp-1"}, headers=alice)
+    assert taken.status_code == 409
+    bad = await http.post(f"/jobs/{job['id']}/rerun", json={"priority": 9}, headers=alice)
+    assert bad.status_code == 400
+    assert "priority" in bad.json()["detail"]
+    worker_api.status = 500
+    refused = await http.post(f"/jobs/{job['id']}/rerun", headers=alice)
+    assert refused.status_code == 502
+    assert [listed["id"] for listed in (await http.get("/jobs", headers=alice)).json()] == [
+        job["id"]
+    ]

@@ -6,6 +6,7 @@ from decode_userapi.domain.applications import ApplicationRegistry
 from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.jobs import FilesDown, JobSpec, check_job_name
+from decode_userapi.services.jobs.rerun import rerun_name
 from decode_userapi.services.jobs.submit import NewJob, check_new_job
 from tests.registry_examples import registry_document
 
@@ -84,3 +85,14 @@ def test_job_names_are_nfc_normalised() -> None:
     decomposed = "Messung Ma\u0308rz"
     assert check_job_name(decomposed) == "Messung M\u00e4rz"
     assert check_job_name("Messung M\u00e4rz") == "Messung M\u00e4rz"
+
+
+def test_rerun_names_count_up_and_fit_a_folder_name() -> None:
+    assert rerun_name("exp", []) == "exp-rerun-1"
+    assert rerun_name("exp", ["exp-rerun-1", "exp-rerun-7", "exp-rerun-x", "exp-rerun-"]) == (
+        "exp-rerun-8"
+    )
+    long = "ä" * 127  # 254 bytes
+    named = rerun_name(long, [])
+    assert named.endswith("-rerun-1")
+    assert len(named.encode()) <= 255

@@ -44,6 +44,7 @@ from decode_userapi.services.jobs.cancel import CancelJob
 from decode_userapi.services.jobs.delete import DeleteJob
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.queries import GetJob, ListJobs
+from decode_userapi.services.jobs.rerun import RerunJob
 from decode_userapi.services.jobs.status import UpdateJobStatus
 from decode_userapi.services.jobs.submit import SubmitJob
 from decode_userapi.services.readiness import CheckReadiness
@@ -186,6 +187,7 @@ class Container(containers.DeclarativeContainer):
     )
     delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage)
     cancel_job = providers.Factory(CancelJob, unit_of_work)
+    rerun_job = providers.Factory(RerunJob, unit_of_work, submit_job)
     update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
     notify_job_ended = providers.Factory(
         NotifyJobEnded, notifier, retry_delays=notification_retry_delays

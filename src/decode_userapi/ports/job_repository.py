@@ -41,6 +41,10 @@ class JobRepository(Protocol):
         """
         ...
 
+    async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:
+        """The names of the user's jobs that start with `prefix` (case-sensitive)."""
+        ...
+
     async def update(self, job: Job) -> None:
         """Save the job's status, dates and runtime details."""
         ...

@@ -6,6 +6,7 @@ from typing import Any, cast
 import msgspec
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Identity,
     Integer,
@@ -169,6 +170,22 @@ class SqlaJobRepository:
         )
         rows = (await self._session.execute(query)).all()
         return [to_domain(row) for row in rows]
+
+    async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:
+        query = select(JOBS.c.job_name).where(
+            JOBS.c.user_id == user_id, self._name_starts_with(prefix)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    def _name_starts_with(self, prefix: str) -> ColumnElement[bool]:
+        """A case-sensitive prefix match that an index can serve: `LIKE` with its wildcards
+        escaped on PostgreSQL (index `ix_jobs_user_name_prefix`, `text_pattern_ops`);
+        `GLOB` on SQLite, whose `LIKE` ignores case."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in prefix)
+            return JOBS.c.job_name.op("GLOB")(f"{escaped}*")
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return JOBS.c.job_name.like(f"{escaped}%", escape="\\")
 
     async def update(self, job: Job) -> None:
         await self._session.execute(

@@ -75,6 +75,15 @@ class JobIn(msgspec.Struct, frozen=True):
         )
 
 
+class RerunIn(msgspec.Struct, frozen=True):
+    """What to change for the rerun; every field may be left out or `null`."""
+
+    job_name: str | None = None
+    """The new job's name (the rules of `POST /jobs`); default `<name>-rerun-<n>`."""
+    priority: int | None = None
+    """0 to 5; default the original job's."""
+
+
 class PathsOutSchema(msgspec.Struct, frozen=True):
     output: str
     log: str

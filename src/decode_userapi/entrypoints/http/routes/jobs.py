@@ -13,12 +13,13 @@ from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
-from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut
+from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut, RerunIn
 from decode_userapi.services.jobs.applications import ListApplications
 from decode_userapi.services.jobs.cancel import CancelJob
 from decode_userapi.services.jobs.delete import DeleteJob
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.queries import GetJob, ListJobs
+from decode_userapi.services.jobs.rerun import RerunJob
 from decode_userapi.services.jobs.submit import SubmitJob
 
 
@@ -114,6 +115,27 @@ async def cancel_job(
     return Response(JobOut.from_domain(job), background=BackgroundTask(notify_job_ended, job))
 
 
+@post("/{job_id:int}/rerun", summary="Start a job again", status_code=HTTP_201_CREATED)
+async def rerun_job(
+    user: NamedDependency[User],
+    rerun_job: NamedDependency[RerunJob],
+    job_id: FromPath[int],
+    data: JSONBody[RerunIn | None] = None,
+) -> JobOut:
+    """A new job with the same application, inputs, environment, env vars and hardware as
+    job `job_id` (in any state), started exactly as `POST /jobs` starts one: checked
+    against the registry and the input folders as they are now, stored, queued.
+
+    The optional body changes `job_name` (default `<name>-rerun-<n>`, n one more than
+    the highest rerun of that name) and `priority` (default the original's). 201 with the
+    new job. 404 when job `job_id` does not exist or is someone else's; otherwise the
+    answers of `POST /jobs` (400, 409, 502, 503).
+    """
+    changes = data or RerunIn()
+    job = await rerun_job(user, job_id, job_name=changes.job_name, priority=changes.priority)
+    return JobOut.from_domain(job)
+
+
 def router(container: Container) -> Router:
     return Router(
         path="/jobs",
@@ -126,6 +148,7 @@ def router(container: Container) -> Router:
             submit_job,
             delete_job,
             cancel_job,
+            rerun_job,
         ],
         dependencies={
             "list_applications": provide(container.list_applications),
@@ -134,6 +157,7 @@ def router(container: Container) -> Router:
             "submit_job": provide(container.submit_job),
             "delete_job": provide(container.delete_job),
             "cancel_job": provide(container.cancel_job),
+            "rerun_job": provide(container.rerun_job),
             "notify_job_ended": provide(container.notify_job_ended),
         },
     )
