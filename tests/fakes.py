@@ -1,6 +1,7 @@
 """In-memory fakes of our own ports, for tests that are not about those ports."""
 
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -15,6 +16,7 @@ from decode_userapi.domain.errors import (
     UpstreamUnavailable,
 )
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.idempotency import KeyUse
 from decode_userapi.domain.jobs import Job, JobState
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.ports.worker_gateway import QueuedJob
@@ -149,17 +151,42 @@ class FakeJobRepository:
         self.jobs.pop(job_id, None)
 
 
+class FakeIdempotencyKeys:
+    """Uses by (user, key): (fingerprint, job id, when); no cascade from deleted jobs."""
+
+    def __init__(self, committed: dict[tuple[str, str], tuple[str, int | None, datetime]]) -> None:
+        self.uses = dict(committed)
+
+    async def find(self, user_id: str, key: str, *, since: datetime) -> KeyUse | None:
+        use = self.uses.get((user_id, key))
+        return None if use is None or use[2] < since else KeyUse(use[0], use[1])
+
+    async def claim(
+        self, user_id: str, key: str, fingerprint: str, *, now: datetime, since: datetime
+    ) -> bool:
+        if await self.find(user_id, key, since=since) is not None:
+            return False
+        self.uses[user_id, key] = (fingerprint, None, now)
+        return True
+
+    async def attach(self, user_id: str, key: str, job_id: int) -> None:
+        fingerprint, _, when = self.uses[user_id, key]
+        self.uses[user_id, key] = (fingerprint, job_id, when)
+
+
 class FakeUnitOfWork:
-    """Keeps jobs in `committed` only when `commit()` is called."""
+    """Keeps jobs and keys in `committed` only when `commit()` is called."""
 
     jobs: FakeJobRepository
+    idempotency_keys: FakeIdempotencyKeys
 
     def __init__(self) -> None:
         self.committed: dict[int, Job] = {}
+        self.committed_keys: dict[tuple[str, str], tuple[str, int | None, datetime]] = {}
         self._next_id = [0]
 
     async def __aenter__(self) -> Self:
-        self.jobs = FakeJobRepository(self.committed, self._next_id)
+        await self.rollback()
         return self
 
     async def __aexit__(
@@ -172,9 +199,11 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self.committed = dict(self.jobs.jobs)
+        self.committed_keys = dict(self.idempotency_keys.uses)
 
     async def rollback(self) -> None:
         self.jobs = FakeJobRepository(self.committed, self._next_id)
+        self.idempotency_keys = FakeIdempotencyKeys(self.committed_keys)
 
 
 class FakeCatalog:

@@ -178,3 +178,96 @@ async def test_rerun_refuses_like_a_submission_and_of_others_is_404(
     assert [listed["id"] for listed in (await http.get("/jobs", headers=alice)).json()] == [
         job["id"]
     ]
+
+
+# 3. Idempotent submit
+
+
+def keyed(headers: dict[str, str], key: str) -> dict[str, str]:
+    return {**headers, "Idempotency-Key": key}
+
+
+async def test_a_retry_with_the_same_key_answers_the_first_job(
+    http: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str], worker_api: StubServer
+) -> None:
+    body = job_body(inputs=False)
+    first = await http.post("/jobs", json=body, headers=keyed(alice, "k-1"))
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    # The same request, written another way (key order, a null left out), is the same.
+    reordered = dict(reversed(list(body.items())))
+    del reordered["hardware"]
+    again = await http.post("/jobs", json=reordered, headers=keyed(alice, "k-1"))
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(worker_api.requests) == 1
+    other = await http.post("/jobs", json=body | {"priority": 3}, headers=keyed(alice, "k-1"))
+    assert other.status_code == 422
+    assert "'k-1'" in other.json()["detail"]
+    # Keys are per user: bob's k-1 is his own.
+    bobs = await http.post("/jobs", json=body, headers=keyed(bob, "k-1"))
+    assert bobs.status_code == 201, bobs.text
+    assert "idempotent-replayed" not in bobs.headers
+    # Deleting the job frees its key.
+    assert (await http.delete(f"/jobs/{first.json()['id']}", headers=alice)).status_code == 204
+    fresh = await http.post("/jobs", json=body, headers=keyed(alice, "k-1"))
+    assert fresh.status_code == 201
+    assert "idempotent-replayed" not in fresh.headers
+    assert fresh.json()["id"] != first.json()["id"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+async def test_a_bad_idempotency_key_is_400(
+    http: httpx.AsyncClient, alice: dict[str, str], key: str
+) -> None:
+    headers = [
+        *((name.encode(), value.encode()) for name, value in alice.items()),
+        (b"Idempotency-Key", key.encode("utf-8")),
+    ]
+    response = await http.post("/jobs", json=job_body(inputs=False), headers=headers)
+    assert response.status_code == 400, response.text
+    assert "Idempotency-Key" in response.json()["detail"]
+    assert (await http.get("/jobs", headers=alice)).json() == []
+
+
+async def test_a_key_is_freed_with_a_job_that_was_not_queued(
+    http: httpx.AsyncClient, alice: dict[str, str], worker_api: StubServer
+) -> None:
+    worker_api.status = 500
+    refused = await http.post("/jobs", json=job_body(inputs=False), headers=keyed(alice, "k"))
+    assert refused.status_code == 502
+    worker_api.status = 200
+    retried = await http.post("/jobs", json=job_body(inputs=False), headers=keyed(alice, "k"))
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
+
+
+async def test_concurrent_retries_of_one_key_make_exactly_one_job(
+    http: httpx.AsyncClient, alice: dict[str, str], worker_api: StubServer
+) -> None:
+    body = job_body(inputs=False)
+    answers = await asyncio.gather(
+        *(http.post("/jobs", json=body, headers=keyed(alice, "burst")) for _ in range(20))
+    )
+    assert [answer.status_code for answer in answers] == [201] * 20, [
+        answer.text for answer in answers if answer.status_code != 201
+    ]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert sum("idempotent-replayed" not in answer.headers for answer in answers) == 1
+    assert len(worker_api.requests) == 1
+    assert len((await http.get("/jobs", headers=alice)).json()) == 1
+
+
+async def test_a_rerun_takes_an_idempotency_key_too(
+    http: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    job = await submit(http, alice)
+    url = f"/jobs/{job['id']}/rerun"
+    first = await http.post(url, headers=keyed(alice, "r"))
+    again = await http.post(url, headers=keyed(alice, "r"))
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] != job["id"]
+    other = await http.post(url, json={"priority": 4}, headers=keyed(alice, "r"))
+    assert other.status_code == 422

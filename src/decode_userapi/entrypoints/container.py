@@ -184,6 +184,7 @@ class Container(containers.DeclarativeContainer):
         catalog=application_catalog,
         storage=file_storage,
         gateway=worker_gateway,
+        idempotency_ttl_seconds=settings.provided.idempotency_key_ttl,
     )
     delete_job = providers.Factory(DeleteJob, unit_of_work, file_storage)
     cancel_job = providers.Factory(CancelJob, unit_of_work)

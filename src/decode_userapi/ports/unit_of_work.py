@@ -3,6 +3,7 @@
 from types import TracebackType
 from typing import Protocol, Self
 
+from decode_userapi.ports.idempotency_keys import IdempotencyKeys
 from decode_userapi.ports.job_repository import JobRepository
 
 
@@ -16,6 +17,11 @@ class UnitOfWork(Protocol):
     @property
     def jobs(self) -> JobRepository:
         """The jobs, as this unit of work sees them."""
+        ...
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeys:
+        """The users' idempotency keys, as this unit of work sees them."""
         ...
 
     async def __aenter__(self) -> Self: ...

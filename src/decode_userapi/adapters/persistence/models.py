@@ -1,7 +1,8 @@
 """Imports every ORM model so that `Base.metadata` knows all tables (used by Alembic)."""
 
+from decode_userapi.adapters.persistence.idempotency import IdempotencyKeyRow
 from decode_userapi.adapters.persistence.jobs import JobRow
 from decode_userapi.adapters.persistence.sign_in_attempts import SignInAttemptRow
 from decode_userapi.adapters.persistence.users import UserRow
 
-__all__ = ["JobRow", "SignInAttemptRow", "UserRow"]
+__all__ = ["IdempotencyKeyRow", "JobRow", "SignInAttemptRow", "UserRow"]

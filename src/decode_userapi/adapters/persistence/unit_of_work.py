@@ -8,6 +8,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from decode_userapi.adapters.persistence.idempotency import SqlaIdempotencyKeys
 from decode_userapi.adapters.persistence.jobs import SqlaJobRepository
 
 
@@ -15,6 +16,7 @@ class SqlaUnitOfWork:
     """One session and transaction per `async with`."""
 
     jobs: SqlaJobRepository
+    idempotency_keys: SqlaIdempotencyKeys
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -23,6 +25,7 @@ class SqlaUnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
         self.jobs = SqlaJobRepository(self._session)
+        self.idempotency_keys = SqlaIdempotencyKeys(self._session)
         return self
 
     async def __aexit__(

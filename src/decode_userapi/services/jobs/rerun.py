@@ -1,9 +1,9 @@
 from decode_userapi.domain.files import MAX_SEGMENT_LENGTH
-from decode_userapi.domain.jobs import Job
+from decode_userapi.domain.idempotency import Once
 from decode_userapi.domain.users import User
 from decode_userapi.ports.unit_of_work import UnitOfWork
 from decode_userapi.services.jobs.queries import owned_job
-from decode_userapi.services.jobs.submit import NewJob, SubmitJob
+from decode_userapi.services.jobs.submit import NewJob, SubmitJob, Submitted
 
 RERUN = "-rerun-"
 
@@ -30,6 +30,8 @@ class RerunJob:
     (`SubmitJob`: checked again against the registry and the input folders as they are
     now). `job_name` defaults to `<name>-rerun-<n>`, `priority` to the original's.
 
+    `idempotency_key` works as on `SubmitJob`; the request it names is the rerun of
+    `job_id` with these `job_name` and `priority`.
     `NotFound` for a missing job and for someone else's; the rest as `SubmitJob`.
     """
 
@@ -57,7 +59,18 @@ class RerunJob:
         )
 
     async def __call__(
-        self, user: User, job_id: int, *, job_name: str | None, priority: int | None
-    ) -> Job:
+        self,
+        user: User,
+        job_id: int,
+        *,
+        job_name: str | None,
+        priority: int | None,
+        idempotency_key: str | None = None,
+    ) -> Submitted:
+        once = (
+            None
+            if idempotency_key is None
+            else Once.of(idempotency_key, ("rerun", job_id, job_name, priority))
+        )
         request = await self.new_job(user, job_id, job_name=job_name, priority=priority)
-        return await self._submit(user, request)
+        return await self._submit.once(user, request, once)

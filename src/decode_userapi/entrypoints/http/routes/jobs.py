@@ -4,10 +4,12 @@ from typing import Annotated
 
 from litestar import Response, Router, delete, get, post
 from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from decode_userapi.domain.idempotency import Once
 from decode_userapi.domain.jobs import JobState
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
@@ -20,7 +22,7 @@ from decode_userapi.services.jobs.delete import DeleteJob
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.queries import GetJob, ListJobs
 from decode_userapi.services.jobs.rerun import RerunJob
-from decode_userapi.services.jobs.submit import SubmitJob
+from decode_userapi.services.jobs.submit import SubmitJob, Submitted
 
 
 @get("/applications", summary="The application registry")
@@ -52,10 +54,44 @@ async def get_job(
     return JobOut.from_domain(await get_job(user, job_id))
 
 
-@post("/", summary="Start a job", status_code=HTTP_201_CREATED)
+IDEMPOTENCY_KEY = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name=IDEMPOTENCY_KEY,
+        description="Makes retries safe: 1 to 255 printable ASCII characters, your own per "
+        "request (e.g. a UUID). A retry with the same key and the same body within "
+        "IDEMPOTENCY_KEY_TTL (default 24 h) answers the job the first request made (201, "
+        f"with `{REPLAYED}: true`); the same key with another body is 422.",
+    ),
+]
+REPLAYED_HEADER = ResponseHeader(
+    name=REPLAYED,
+    description="`true` when the job was made by an earlier request with the same Idempotency-Key.",
+    documentation_only=True,
+)
+
+
+def _created(submitted: Submitted) -> Response[JobOut]:
+    headers = {REPLAYED: "true"} if submitted.replayed else {}
+    return Response(
+        JobOut.from_domain(submitted.job), status_code=HTTP_201_CREATED, headers=headers
+    )
+
+
+@post(
+    "/",
+    summary="Start a job",
+    status_code=HTTP_201_CREATED,
+    response_headers=[REPLAYED_HEADER],
+)
 async def submit_job(
-    user: NamedDependency[User], submit_job: NamedDependency[SubmitJob], data: JSONBody[JobIn]
-) -> JobOut:
+    user: NamedDependency[User],
+    submit_job: NamedDependency[SubmitJob],
+    data: JSONBody[JobIn],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response[JobOut]:
     """Checks the job, stores it and queues it with the worker-facing API, all or nothing.
 
     `null` in an optional field means the same as leaving it out (priority 0, no
@@ -73,8 +109,14 @@ async def submit_job(
     nothing is kept and the name stays free. The job is stored before the worker-facing
     API is called, so while that call is in flight the job is already listed as `queued`
     (and status updates for it are applied); it disappears again if the call fails.
+
+    `Idempotency-Key` (optional, per user): see the header's description. The key is
+    kept with the job (a deleted job frees it). 400 for a key that is no 1 to 255
+    printable ASCII characters; 422 for a key used with another body.
     """
-    return JobOut.from_domain(await submit_job(user, data.to_domain()))
+    request = data.to_domain()
+    once = None if idempotency_key is None else Once.of(idempotency_key, request)
+    return _created(await submit_job.once(user, request, once))
 
 
 @delete("/{job_id:int}", summary="Delete a job", status_code=HTTP_204_NO_CONTENT)
@@ -115,13 +157,19 @@ async def cancel_job(
     return Response(JobOut.from_domain(job), background=BackgroundTask(notify_job_ended, job))
 
 
-@post("/{job_id:int}/rerun", summary="Start a job again", status_code=HTTP_201_CREATED)
+@post(
+    "/{job_id:int}/rerun",
+    summary="Start a job again",
+    status_code=HTTP_201_CREATED,
+    response_headers=[REPLAYED_HEADER],
+)
 async def rerun_job(
     user: NamedDependency[User],
     rerun_job: NamedDependency[RerunJob],
     job_id: FromPath[int],
     data: JSONBody[RerunIn | None] = None,
-) -> JobOut:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response[JobOut]:
     """A new job with the same application, inputs, environment, env vars and hardware as
     job `job_id` (in any state), started exactly as `POST /jobs` starts one: checked
     against the registry and the input folders as they are now, stored, queued.
@@ -129,11 +177,18 @@ async def rerun_job(
     The optional body changes `job_name` (default `<name>-rerun-<n>`, n one more than
     the highest rerun of that name) and `priority` (default the original's). 201 with the
     new job. 404 when job `job_id` does not exist or is someone else's; otherwise the
-    answers of `POST /jobs` (400, 409, 502, 503).
+    answers of `POST /jobs` (400, 409, 422, 502, 503). `Idempotency-Key` as on
+    `POST /jobs`: the request it names is this rerun (the job id and the body).
     """
     changes = data or RerunIn()
-    job = await rerun_job(user, job_id, job_name=changes.job_name, priority=changes.priority)
-    return JobOut.from_domain(job)
+    submitted = await rerun_job(
+        user,
+        job_id,
+        job_name=changes.job_name,
+        priority=changes.priority,
+        idempotency_key=idempotency_key,
+    )
+    return _created(submitted)
 
 
 def router(container: Container) -> Router:
