@@ -17,7 +17,7 @@ from decode_userapi.domain.errors import (
 )
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.idempotency import KeyUse
-from decode_userapi.domain.jobs import Job, JobState
+from decode_userapi.domain.jobs import Job, JobQuery
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.ports.worker_gateway import QueuedJob
 
@@ -127,12 +127,20 @@ class FakeJobRepository:
         return None if job is None else msgspec.structs.replace(job)
 
     async def list_for_user(
-        self, user_id: str, *, offset: int, limit: int, status: JobState | None
+        self,
+        user_id: str,
+        query: JobQuery,
+        *,
+        offset: int,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
     ) -> list[Job]:
         mine = [
             job
             for job in self.jobs.values()
-            if job.user_id == user_id and status in (None, job.status)
+            if job.user_id == user_id
+            and (not query.statuses or job.status in query.statuses)
+            and (after is None or (job.date_created, job.id) < after)
         ]
         mine.sort(key=lambda job: (job.date_created, job.id), reverse=True)
         return mine[offset : offset + limit]

@@ -4,6 +4,7 @@ of `benchmarks/stub_server.py` standing in for the worker-facing API and Mailjet
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -271,3 +272,149 @@ async def test_a_rerun_takes_an_idempotency_key_too(
     assert again.json()["id"] == first.json()["id"] != job["id"]
     other = await http.post(url, json={"priority": 4}, headers=keyed(alice, "r"))
     assert other.status_code == 422
+
+
+# 4. Tags and filters
+
+
+async def ids(http: httpx.AsyncClient, headers: dict[str, str], query: str) -> list[int]:
+    response = await http.get(f"/jobs?{query}", headers=headers)
+    assert response.status_code == 200, (query, response.text)
+    return [job["id"] for job in response.json()]
+
+
+async def test_tags_are_stored_returned_and_copied_by_a_rerun(
+    http: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    tags = {"experiment": "E-17", "sample.id": "tubulin: 3 nM", "x": ""}
+    job = await submit(http, alice, tags=tags)
+    assert job["tags"] == tags
+    assert (await http.get(f"/jobs/{job['id']}", headers=alice)).json()["tags"] == tags
+    [listed] = (await http.get("/jobs", headers=alice)).json()
+    assert listed["tags"] == tags
+    plain = await submit(http, alice, job_name="plain", tags=None)
+    assert plain["tags"] == {}
+    rerun = (await http.post(f"/jobs/{job['id']}/rerun", headers=alice)).json()
+    assert rerun["tags"] == tags
+
+
+@pytest.mark.parametrize(
+    ("tags", "fragment"),
+    [
+        ({f"k{n}": "v" for n in range(21)}, "up to 20"),
+        ({"": "v"}, "key ''"),
+        ({"a b": "v"}, "key 'a b'"),
+        ({"k" * 65: "v"}, "1 to 64"),
+        ({"k": "v" * 257}, "up to 256"),
+        ({"k": "line\nbreak"}, "control characters"),
+        ({"k": 3}, "tags"),
+        (["k"], "tags"),
+    ],
+)
+async def test_bad_tags_are_400_and_named(
+    http: httpx.AsyncClient, alice: dict[str, str], tags: object, fragment: str
+) -> None:
+    response = await http.post("/jobs", json=job_body(inputs=False, tags=tags), headers=alice)
+    assert response.status_code == 400, response.text
+    assert fragment in response.json()["detail"]
+
+
+async def test_list_filters_combine(
+    http: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    a = await submit(http, alice, job_name="scan_1", tags={"exp": "A", "run": "1"})
+    b = await submit(http, alice, job_name="scan%2", tags={"exp": "A", "run": "2"})
+    c = await submit(http, alice, job_name="Scan-3", tags={"exp": "B"})
+    await submit(http, bob, job_name="scan_1", tags={"exp": "A"})
+    for job_id, status in ((a["id"], "running"), (b["id"], "finished")):
+        update = {"job_id": job_id, "status": status}
+        assert (await http.put("/_job_status", json=update, headers=KEY)).status_code == 200
+    assert await ids(http, alice, "status=running&status=finished") == [b["id"], a["id"]]
+    assert await ids(http, alice, "status=queued") == [c["id"]]
+    assert await ids(http, alice, "tag=exp:A") == [b["id"], a["id"]]
+    assert await ids(http, alice, "tag=exp:A&tag=run:1") == [a["id"]]
+    assert await ids(http, alice, "tag=exp:A&tag=run:3") == []
+    # (The test registry has one application and version.)
+    assert await ids(http, alice, "application=decode&version=v1") == [c["id"], b["id"], a["id"]]
+    assert await ids(http, alice, "application=other") == []
+    assert await ids(http, alice, "version=v2") == []
+    # A prefix, case-sensitive, with LIKE's wildcards as plain characters.
+    assert await ids(http, alice, "q=scan") == [b["id"], a["id"]]
+    assert await ids(http, alice, "q=scan_") == [a["id"]]
+    assert await ids(http, alice, "q=scan%25") == [b["id"]]
+    assert await ids(http, alice, "q=Scan") == [c["id"]]
+    assert await ids(http, alice, "q=s%2A") == []
+    created = [job["date_created"] for job in (a, b, c)]
+    after = quote(created[1])
+    assert await ids(http, alice, f"created_after={after}") == [c["id"]]
+    assert await ids(http, alice, f"created_before={after}") == [a["id"]]
+    assert await ids(http, alice, "created_after=2000-01-01&created_before=2000-01-02") == []
+    naive = created[1].replace("+00:00", "")
+    assert await ids(http, alice, f"created_after={quote(naive)}&q=scan") == []
+    assert await ids(http, alice, "status=queued&tag=exp:B&q=Sc&application=decode") == [c["id"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("status=paused", "status"),
+        ("status=queued&status=paused", "status"),
+        ("tag=novalue", "tag"),
+        ("tag=bad%20key:v", "tag"),
+        ("created_after=yesterday", "created_after"),
+        ("created_before=2026-13-01", "created_before"),
+        ("q=" + "x" * 256, "q"),
+        ("cursor=%21%21", "cursor"),
+        ("cursor=bm90IGpzb24", "cursor"),
+        ("cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwxXQ", "cursor"),
+        ("offset=2&cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwxXQ", "cursor"),
+    ],
+)
+async def test_bad_list_parameters_are_400_naming_them(
+    http: httpx.AsyncClient, alice: dict[str, str], query: str, name: str
+) -> None:
+    response = await http.get(f"/jobs?{query}", headers=alice)
+    assert response.status_code == 400, (query, response.text)
+    assert name in response.json()["detail"], response.json()["detail"]
+
+
+async def test_cursor_pages_are_stable_while_jobs_are_added(
+    http: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    made = [(await submit(http, alice, job_name=f"job-{n}"))["id"] for n in range(5)]
+    first = await http.get("/jobs?limit=2&q=job-", headers=alice)
+    assert [job["id"] for job in first.json()] == made[:2:-1]
+    cursor = first.headers["x-next-cursor"]
+    link = first.headers["link"]
+    assert link.startswith("</jobs?")
+    assert link.endswith('>; rel="next"')
+    url = link[1 : link.index(">")]
+    assert parse_qs(urlsplit(url).query) == {"limit": ["2"], "q": ["job-"], "cursor": [cursor]}
+    await submit(http, alice, job_name="job-new")  # would shift an offset page by one
+    second = await http.get(url, headers=alice)
+    assert [job["id"] for job in second.json()] == [made[2], made[1]]
+    last = await http.get(
+        f"/jobs?limit=2&q=job-&cursor={second.headers['x-next-cursor']}", headers=alice
+    )
+    assert [job["id"] for job in last.json()] == [made[0]]
+    assert "x-next-cursor" not in last.headers
+    assert "link" not in last.headers
+    # Offset paging is unchanged, and says where the next page starts too.
+    by_offset = await http.get("/jobs?limit=2&offset=1", headers=alice)
+    assert by_offset.headers["x-next-cursor"]
+
+
+async def test_cors_exposes_the_paging_headers(
+    http: httpx.AsyncClient, alice: dict[str, str], stack: str
+) -> None:
+    if stack != "embedded":
+        pytest.skip("the embedded stack allows the frontend's development server")
+    await submit(http, alice)
+    await submit(http, alice, job_name="two")
+    origin = {"Origin": "http://localhost:8080"}
+    response = await http.get("/jobs?limit=1", headers={**alice, **origin})
+    exposed = response.headers["access-control-expose-headers"].lower()
+    assert "x-next-cursor" in exposed
+    assert "link" in exposed
+    files = await http.get("/files/", headers={**alice, **origin})
+    assert "x-next-cursor" in files.headers["access-control-expose-headers"].lower()

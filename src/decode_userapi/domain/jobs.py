@@ -20,8 +20,9 @@ current state, so it can tell a late message from a real change.
 """
 
 import enum
+import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
@@ -89,6 +90,39 @@ def check_priority(priority: int) -> int:
             f"not {priority}."
         )
     return priority
+
+
+MAX_TAGS = 20
+MAX_TAG_VALUE_LENGTH = 256
+_TAG_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _has_control_character(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def check_tag(key: str, value: str, subject: str = "tags") -> None:
+    """A tag: a key of 1 to 64 characters of `A-Z a-z 0-9 _ . -`, a value of up to 256
+    characters without control characters."""
+    if not _TAG_KEY.fullmatch(key):
+        raise InvalidInput(
+            f"{subject}: the key {key[:70]!r} must be 1 to 64 characters of A-Z, a-z, 0-9, "
+            "'_', '.' and '-'."
+        )
+    if len(value) > MAX_TAG_VALUE_LENGTH or _has_control_character(value):
+        raise InvalidInput(
+            f"{subject}: the value of {key!r} must be up to {MAX_TAG_VALUE_LENGTH} characters "
+            "without control characters."
+        )
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Up to 20 tags (`check_tag`)."""
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"tags may hold up to {MAX_TAGS} entries, not {len(tags)}.")
+    for key, value in tags.items():
+        check_tag(key, value)
+    return tags
 
 
 class JobSpec(msgspec.Struct, frozen=True):
@@ -159,6 +193,7 @@ class Job(msgspec.Struct, kw_only=True):
     date_started: datetime | None = None
     date_finished: datetime | None = None
     runtime_details: str | None = None
+    tags: dict[str, str] = {}
 
     def result_folder(self, kind: str) -> FileRef:
         """Where the job writes `kind` (output, log, artifact), relative to the user's space."""
@@ -190,3 +225,39 @@ class Job(msgspec.Struct, kw_only=True):
             self.date_finished = now
             return True
         return False
+
+
+class JobQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Which of a user's jobs to list; every condition given must hold."""
+
+    statuses: tuple[JobState, ...] = ()
+    """Any of these (all when empty)."""
+    application: str | None = None
+    version: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    """Each (key, value) must be a tag of the job."""
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    name_prefix: str | None = None
+    """The job name starts with it (case-sensitive)."""
+
+
+def parse_tag_filter(text: str) -> tuple[str, str]:
+    """`key:value` (the value may hold `:`)."""
+    key, colon, value = text.partition(":")
+    if not colon:
+        raise InvalidInput(f"The query parameter tag must read key:value, not {text[:70]!r}.")
+    check_tag(key, value, "The query parameter tag")
+    return key, value
+
+
+def parse_moment(text: str, name: str) -> datetime:
+    """An ISO 8601 date or date and time; without an offset it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"The query parameter {name} must be an ISO 8601 date or date and time "
+            f"(e.g. 2026-11-25T14:00:00Z), not {text[:70]!r}."
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

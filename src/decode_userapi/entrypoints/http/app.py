@@ -68,6 +68,8 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
+            # Paging headers a page's script may read (beyond the CORS-safelisted ones).
+            expose_headers=[files.NEXT_CURSOR, "Link"],
         )
         if settings.frontend_urls
         else None

@@ -53,6 +53,10 @@ class JobIn(msgspec.Struct, frozen=True):
     """0 (the default, also for `null`) to 5."""
     attributes: AttributesSchema = AttributesSchema()
     hardware: HardwareSchema | None = None
+    tags: dict[str, str] | None = None
+    """Up to 20 labels of your own, `{"key": "value"}`: keys of 1 to 64 characters of
+    `A-Z a-z 0-9 _ . -`, values of up to 256 characters without control characters.
+    `GET /jobs?tag=key:value` finds the job by them."""
 
     def to_domain(self) -> NewJob:
         files = self.attributes.files_down
@@ -72,6 +76,7 @@ class JobIn(msgspec.Struct, frozen=True):
             hardware=None
             if self.hardware is None
             else Hardware(**msgspec.structs.asdict(self.hardware)),
+            tags=dict(self.tags or {}),
         )
 
 
@@ -116,6 +121,8 @@ class JobOut(msgspec.Struct, frozen=True):
     date_finished: Timestamp | None
     runtime_details: str | None
     paths_out: PathsOutSchema
+    tags: dict[str, str] = {}
+    """The job's tags (`{}` when it has none)."""
 
     @classmethod
     def from_domain(cls, job: Job) -> "JobOut":
@@ -146,6 +153,7 @@ class JobOut(msgspec.Struct, frozen=True):
             date_finished=None if job.date_finished is None else timestamp(job.date_finished),
             runtime_details=job.runtime_details,
             paths_out=PathsOutSchema(**job.paths_out),
+            tags=dict(job.tags),
         )
 
 

@@ -56,6 +56,7 @@ class RerunJob:
             files_down=original.files_down,
             env_vars=dict(original.env_vars),
             hardware=original.hardware,
+            tags=dict(original.tags),
         )
 
     async def __call__(

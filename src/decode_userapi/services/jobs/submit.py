@@ -18,6 +18,7 @@ from decode_userapi.domain.jobs import (
     JobSpec,
     check_job_name,
     check_priority,
+    check_tags,
 )
 from decode_userapi.domain.spaces import UserSpace
 from decode_userapi.domain.users import User
@@ -47,6 +48,7 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
     files_down: FilesDown = FilesDown()
     env_vars: dict[str, str] = {}
     hardware: Hardware | None = None
+    tags: dict[str, str] = {}
 
 
 class Submitted(msgspec.Struct, frozen=True):
@@ -68,6 +70,7 @@ def check_new_job(request: NewJob, entry: EntrypointConfig) -> None:
     """The rules a job request must follow, beyond the registry entry existing."""
     check_job_name(request.job_name)
     check_priority(request.priority)
+    check_tags(request.tags)
     allowed = set(entry.app.env)
     refused = sorted(set(request.env_vars) - allowed)
     if refused:
@@ -177,6 +180,7 @@ class SubmitJob:
             env_vars=dict(request.env_vars),
             hardware=request.hardware,
             date_created=self._clock(),
+            tags=dict(request.tags),
         )
         await self._refuse_taken_result_folders(space, job)
         async with self._uow as uow:

@@ -1,20 +1,23 @@
 """`/jobs`: the application registry and the caller's jobs."""
 
-from typing import Annotated
+import unicodedata
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from litestar import Response, Router, delete, get, post
+from litestar import Request, Response, Router, delete, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from decode_userapi.domain.idempotency import Once
-from decode_userapi.domain.jobs import JobState
+from decode_userapi.domain.jobs import JobQuery, JobState, parse_moment, parse_tag_filter
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.container import Container
 from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
+from decode_userapi.entrypoints.http.routes.files import NEXT_CURSOR
 from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut, RerunIn
 from decode_userapi.services.jobs.applications import ListApplications
 from decode_userapi.services.jobs.cancel import CancelJob
@@ -33,17 +36,116 @@ async def list_applications(
     return (await list_applications()).to_builtins()
 
 
-@get("/", summary="List your jobs")
+LIST_HEADERS = [
+    ResponseHeader(
+        name=NEXT_CURSOR,
+        description="When more jobs follow: the `cursor` of the next page.",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="Link",
+        description='When more jobs follow: `<URL of the next page>; rel="next"` (this '
+        "request's path and query, with `cursor` set and `offset` left out).",
+        documentation_only=True,
+    ),
+]
+
+
+def _next_page_link(request: Request[Any, Any, Any], cursor: str) -> str:
+    kept = [
+        (name, value)
+        for name, value in request.query_params.multi_items()
+        if name not in ("offset", "cursor")
+    ]
+    query = urlencode([*kept, ("cursor", cursor)])
+    return f'<{request.url.path}?{query}>; rel="next"'
+
+
+@get("/", summary="List your jobs", response_headers=LIST_HEADERS)
 async def list_jobs(
+    request: Request[Any, Any, Any],
     user: NamedDependency[User],
     list_jobs: NamedDependency[ListJobs],
     offset: Annotated[int, QueryParameter(ge=0)] = 0,
     limit: Annotated[int, QueryParameter(ge=1, description="At most 1000 are returned.")] = 100,
-    status: FromQuery[JobState | None] = None,
-) -> list[JobOut]:
-    """Newest first (ties: higher id first), so pages by offset/limit are stable."""
-    jobs = await list_jobs(user, offset=offset, limit=limit, status=status)
-    return [JobOut.from_domain(job) for job in jobs]
+    status: Annotated[
+        list[JobState] | None,
+        QueryParameter(description="Only jobs in one of these states (repeat the parameter)."),
+    ] = None,
+    application: Annotated[
+        str | None, QueryParameter(description="Only jobs of this application.")
+    ] = None,
+    version: Annotated[
+        str | None, QueryParameter(description="Only jobs of this application version.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        QueryParameter(
+            description="`key:value`: only jobs with this tag; repeated, all must match."
+        ),
+    ] = None,
+    created_after: Annotated[
+        str | None,
+        QueryParameter(
+            description="ISO 8601 date or date and time (UTC without an offset): only jobs "
+            "created after it.",
+            max_length=64,
+        ),
+    ] = None,
+    created_before: Annotated[
+        str | None,
+        QueryParameter(
+            description="ISO 8601 date or date and time (UTC without an offset): only jobs "
+            "created before it.",
+            max_length=64,
+        ),
+    ] = None,
+    q: Annotated[
+        str | None,
+        QueryParameter(
+            description="Only jobs whose name starts with this text (case-sensitive; `%` and "
+            "`_` are plain characters).",
+            max_length=255,
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(
+            description=f"Where the page starts: the `{NEXT_CURSOR}` of the previous page "
+            "(keep the other parameters). Unlike `offset`, stable while jobs are added.",
+            max_length=200,
+        ),
+    ] = None,
+) -> Response[list[JobOut]]:
+    """Newest first (ties: higher id first), so pages by offset/limit are stable.
+
+    Filters combine (all must hold). Pages go by `offset` (as always) or by `cursor`, not
+    both. When more jobs follow, the answer carries the next page's cursor in
+    `X-Next-Cursor` and a `Link: <...>; rel="next"` header. 400 names a bad parameter.
+    """
+    query = JobQuery(
+        statuses=tuple(status or ()),
+        application=application,
+        version=version,
+        tags=tuple(parse_tag_filter(text) for text in tag or ()),
+        created_after=None
+        if created_after is None
+        else parse_moment(created_after, "created_after"),
+        created_before=None
+        if created_before is None
+        else parse_moment(created_before, "created_before"),
+        name_prefix=None if q is None else unicodedata.normalize("NFC", q),
+    )
+    page = await list_jobs(user, query, offset=offset, limit=limit, cursor=cursor)
+    headers = (
+        {}
+        if page.next_cursor is None
+        else {
+            NEXT_CURSOR: page.next_cursor,
+            "Link": _next_page_link(request, page.next_cursor),
+        }
+    )
+    return Response([JobOut.from_domain(job) for job in page.jobs], headers=headers)
 
 
 @get("/{job_id:int}", summary="One of your jobs")
