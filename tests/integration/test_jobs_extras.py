@@ -102,6 +102,7 @@ async def test_cancel_of_someone_elses_or_a_missing_job_is_404(
     assert (await http.post(f"/jobs/{job['id']}/cancel", headers=bob)).status_code == 404
     assert (await http.post("/jobs/424242/cancel", headers=alice)).status_code == 404
     assert (await http.get(f"/jobs/{job['id']}", headers=alice)).json()["status"] == "queued"
+    assert (await http.post(f"/jobs/{job['id']}/cancel", headers=alice)).status_code == 200
 
 
 async def test_deleting_a_running_job_cancels_it_first(
@@ -357,8 +358,8 @@ async def test_list_filters_combine(
 @pytest.mark.parametrize(
     ("query", "name"),
     [
-        ("status=paused", "status"),
-        ("status=queued&status=paused", "status"),
+        # Each repeated value is checked, and the message lists the states.
+        ("status=queued&status=paused", "status must be one of queued, pulled, pre"),
         ("tag=novalue", "tag"),
         ("tag=bad%20key:v", "tag"),
         ("created_after=yesterday", "created_after"),
@@ -376,6 +377,8 @@ async def test_bad_list_parameters_are_400_naming_them(
     response = await http.get(f"/jobs?{query}", headers=alice)
     assert response.status_code == 400, (query, response.text)
     assert name in response.json()["detail"], response.json()["detail"]
+    if name.startswith("status"):
+        assert "error, canceled, not 'paused'" in response.json()["detail"]
 
 
 async def test_cursor_pages_are_stable_while_jobs_are_added(
