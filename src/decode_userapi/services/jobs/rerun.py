@@ -39,7 +39,7 @@ class RerunJob:
         self._uow = uow
         self._submit = submit
 
-    async def new_job(
+    async def _new_job(
         self, user: User, job_id: int, *, job_name: str | None, priority: int | None
     ) -> NewJob:
         """What the rerun submits."""
@@ -73,5 +73,5 @@ class RerunJob:
             if idempotency_key is None
             else Once.of(idempotency_key, ("rerun", job_id, job_name, priority))
         )
-        request = await self.new_job(user, job_id, job_name=job_name, priority=priority)
+        request = await self._new_job(user, job_id, job_name=job_name, priority=priority)
         return await self._submit.once(user, request, once)
