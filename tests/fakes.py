@@ -17,8 +17,9 @@ from decode_userapi.domain.errors import (
     UpstreamUnavailable,
 )
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
+from decode_userapi.domain.idempotency import KeyUse
 from decode_userapi.domain.job_events import JobEvent
-from decode_userapi.domain.jobs import Job, JobState
+from decode_userapi.domain.jobs import Job, JobQuery
 from decode_userapi.domain.quotas import Account, Limits, Usage, storage_quota_exceeded
 from decode_userapi.ports.file_storage import HttpRequestSpec
 from decode_userapi.ports.usage_ledger import Reservation
@@ -132,12 +133,20 @@ class FakeJobRepository:
         return None if job is None else msgspec.structs.replace(job)
 
     async def list_for_user(
-        self, user_id: str, *, offset: int, limit: int, status: JobState | None
+        self,
+        user_id: str,
+        query: JobQuery,
+        *,
+        offset: int,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
     ) -> list[Job]:
         mine = [
             job
             for job in self.jobs.values()
-            if job.user_id == user_id and status in (None, job.status)
+            if job.user_id == user_id
+            and (not query.statuses or job.status in query.statuses)
+            and (after is None or (job.date_created, job.id) < after)
         ]
         mine.sort(key=lambda job: (job.date_created, job.id), reverse=True)
         return mine[offset : offset + limit]
@@ -155,6 +164,13 @@ class FakeJobRepository:
         ]
         ended.sort(key=lambda job: (job.date_finished or moment, job.id))
         return [msgspec.structs.replace(job) for job in ended[:limit]]
+
+    async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:
+        return [
+            job.job_name
+            for job in self.jobs.values()
+            if job.user_id == user_id and job.job_name.startswith(prefix)
+        ]
 
     async def update(self, job: Job) -> None:
         self.jobs[job.id] = msgspec.structs.replace(job)
@@ -180,21 +196,44 @@ class FakeJobEventLog:
         ]
 
 
+class FakeIdempotencyKeys:
+    """Uses by (user, key): (fingerprint, job id, when); no cascade from deleted jobs."""
+
+    def __init__(self, committed: dict[tuple[str, str], tuple[str, int | None, datetime]]) -> None:
+        self.uses = dict(committed)
+
+    async def find(self, user_id: str, key: str, *, since: datetime) -> KeyUse | None:
+        use = self.uses.get((user_id, key))
+        return None if use is None or use[2] < since else KeyUse(use[0], use[1])
+
+    async def claim(
+        self, user_id: str, key: str, fingerprint: str, *, now: datetime, since: datetime
+    ) -> bool:
+        if await self.find(user_id, key, since=since) is not None:
+            return False
+        self.uses[user_id, key] = (fingerprint, None, now)
+        return True
+
+    async def attach(self, user_id: str, key: str, job_id: int) -> None:
+        fingerprint, _, when = self.uses[user_id, key]
+        self.uses[user_id, key] = (fingerprint, job_id, when)
+
+
 class FakeUnitOfWork:
-    """Keeps jobs in `committed` (and events in `committed_events`) only when `commit()`
-    is called."""
+    """Keeps jobs, keys and events in `committed*` only when `commit()` is called."""
 
     jobs: FakeJobRepository
     events: FakeJobEventLog
+    idempotency_keys: FakeIdempotencyKeys
 
     def __init__(self) -> None:
         self.committed: dict[int, Job] = {}
         self.committed_events: list[JobEvent] = []
+        self.committed_keys: dict[tuple[str, str], tuple[str, int | None, datetime]] = {}
         self._next_id = [0]
 
     async def __aenter__(self) -> Self:
-        self.jobs = FakeJobRepository(self.committed, self._next_id)
-        self.events = FakeJobEventLog(self.committed_events)
+        await self.rollback()
         return self
 
     async def __aexit__(
@@ -208,10 +247,12 @@ class FakeUnitOfWork:
     async def commit(self) -> None:
         self.committed = dict(self.jobs.jobs)
         self.committed_events = list(self.events.events)
+        self.committed_keys = dict(self.idempotency_keys.uses)
 
     async def rollback(self) -> None:
         self.jobs = FakeJobRepository(self.committed, self._next_id)
         self.events = FakeJobEventLog(self.committed_events)
+        self.idempotency_keys = FakeIdempotencyKeys(self.committed_keys)
 
 
 class FakeCatalog:

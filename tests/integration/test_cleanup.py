@@ -44,12 +44,11 @@ RETENTION = {"JOB_RETENTION_DAYS": "30"}
 
 
 @pytest.fixture
-def settings(settings: Settings, worker_api: StubServer, registry: Registry) -> Settings:
+def settings(
+    settings: Settings, worker_api: StubServer, mailjet: StubServer, registry: Registry
+) -> Settings:
     return msgspec.structs.replace(
-        settings,
-        application_config_file=registry.location,
-        workerfacing_api_url=worker_api.url,
-        quota_running_jobs=3,
+        jobs_api.with_stand_ins(settings, worker_api, mailjet, registry), quota_running_jobs=3
     )
 
 

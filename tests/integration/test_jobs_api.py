@@ -76,6 +76,12 @@ def registry(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> Regi
 def settings(
     settings: Settings, worker_api: StubServer, mailjet: StubServer, registry: Registry
 ) -> Settings:
+    return with_stand_ins(settings, worker_api, mailjet, registry)
+
+
+def with_stand_ins(
+    settings: Settings, worker_api: StubServer, mailjet: StubServer, registry: Registry
+) -> Settings:
     """The stack's settings with stand-ins for the worker-facing API and Mailjet."""
     return msgspec.structs.replace(
         settings,
@@ -115,9 +121,14 @@ async def sign_in(client: Client, headers_for: HeadersFor, name: str) -> Caller:
 
 
 @pytest.fixture
-async def alice(client: Client, headers_for: HeadersFor, worker_api: StubServer) -> Caller:
+async def alice(
+    client: Client, headers_for: HeadersFor, worker_api: StubServer, mailjet: StubServer
+) -> Caller:
     caller = await sign_in(client, headers_for, "alice")
+    # Deleting the probe job canceled it, which emails its owner.
+    await eventually(lambda: len(mailjet.requests) == 1)
     worker_api.requests.clear()
+    mailjet.requests.clear()
     return caller
 
 

@@ -7,6 +7,7 @@ from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.jobs import FilesDown, Job, JobName, NewJob
 from decode_userapi.domain.users import User
+from decode_userapi.services.jobs.rerun import rerun_name
 from tests.registry_examples import ENTRY, SPEC
 
 ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
@@ -87,3 +88,14 @@ def test_job_names_are_nfc_normalised() -> None:
     assert JobName("Messung M\u00e4rz").value == "Messung M\u00e4rz"
     submitted = Job.submitted(ALICE, request(job_name=decomposed), ENTRY, NOW)
     assert submitted.job_name == "Messung M\u00e4rz"
+
+
+def test_rerun_names_count_up_and_fit_a_folder_name() -> None:
+    assert rerun_name("exp", []) == "exp-rerun-1"
+    assert rerun_name("exp", ["exp-rerun-1", "exp-rerun-7", "exp-rerun-x", "exp-rerun-"]) == (
+        "exp-rerun-8"
+    )
+    long = "ä" * 127  # 254 bytes
+    named = rerun_name(long, [])
+    assert named.endswith("-rerun-1")
+    assert len(named.encode()) <= 255

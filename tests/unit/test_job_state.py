@@ -43,6 +43,14 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
         (S.ERROR, S.FINISHED, S.ERROR),
         (S.ERROR, S.QUEUED, S.ERROR),
         (S.FINISHED, S.QUEUED, S.FINISHED),
+        # canceled from any state that is not final, and never left
+        (S.QUEUED, S.CANCELED, S.CANCELED),
+        (S.RUNNING, S.CANCELED, S.CANCELED),
+        (S.FINISHED, S.CANCELED, S.FINISHED),
+        (S.ERROR, S.CANCELED, S.ERROR),
+        (S.CANCELED, S.RUNNING, S.CANCELED),
+        (S.CANCELED, S.QUEUED, S.CANCELED),
+        (S.CANCELED, S.FINISHED, S.CANCELED),
     ],
 )
 def test_next_state(current: JobState, reported: JobState, expected: JobState) -> None:
@@ -104,3 +112,11 @@ def test_runtime_details_are_appended_on_new_lines() -> None:
 
 def test_paths_out() -> None:
     assert job().paths_out == {"output": "output/j", "log": "log/j", "artifact": "artifact/j"}
+
+
+def test_cancel_before_start_ends_without_start_date() -> None:
+    subject = job()
+    assert subject.report(S.CANCELED, None, T0) is True
+    assert (subject.status, subject.date_started, subject.date_finished) == (S.CANCELED, None, T0)
+    assert subject.report(S.RUNNING, None, T0 + timedelta(seconds=1)) is False
+    assert subject.status is S.CANCELED

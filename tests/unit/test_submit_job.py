@@ -1,5 +1,5 @@
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -10,10 +10,12 @@ from decode_userapi.domain.applications import ApplicationRegistry
 from decode_userapi.domain.errors import (
     AlreadyExists,
     InvalidInput,
+    Mismatch,
     UpstreamRejected,
     UpstreamUnavailable,
 )
 from decode_userapi.domain.files import FileRef
+from decode_userapi.domain.idempotency import Once
 from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec, NewJob
 from decode_userapi.domain.users import User
 from decode_userapi.ports.worker_gateway import QueuedJob
@@ -162,3 +164,27 @@ async def test_a_job_never_takes_over_an_existing_folder(world: World, kind: str
         await world.submit(ALICE, new_job())
     assert world.uow.committed == {}
     assert world.gateway.queued == []
+
+
+async def test_an_idempotency_key_expires_after_its_time(world: World) -> None:
+    now = [NOW]
+    world.submit = SubmitJob(
+        world.uow,
+        FakeCatalog(ApplicationRegistry.parse(registry_document())),
+        UserSpaces(world.storage),
+        world.gateway,
+        FakeUsageLedger(),
+        clock=lambda: now[0],
+        idempotency_ttl_seconds=60,
+    )
+    once = Once.of("k", new_job())
+    first = await world.submit.once(ALICE, new_job(), once)
+    now[0] = NOW + timedelta(seconds=60)
+    replayed = await world.submit.once(ALICE, new_job(), once)
+    assert (replayed.job.id, replayed.replayed) == (first.job.id, True)
+    with pytest.raises(Mismatch, match="'k'"):
+        await world.submit.once(ALICE, new_job("exp-2"), Once.of("k", new_job("exp-2")))
+    now[0] = NOW + timedelta(seconds=61)
+    later = await world.submit.once(ALICE, new_job("exp-2"), Once.of("k", new_job("exp-2")))
+    assert later.replayed is False
+    assert later.job.id != first.job.id

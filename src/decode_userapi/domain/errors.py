@@ -37,6 +37,14 @@ class AlreadyExists(DomainError):
     """A name is already taken (409)."""
 
 
+class Conflict(DomainError):
+    """The thing is in a state that does not allow this, e.g. canceling a finished job (409)."""
+
+
+class Mismatch(DomainError):
+    """The request contradicts an earlier one it claims to repeat (422)."""
+
+
 class TooLarge(DomainError):
     """The payload is over the configured limit (413)."""
 

@@ -9,8 +9,10 @@ the worker-facing API does:
 - `queued` from any other state that is not final is a re-queue (the worker-facing API
   took the job back from a stalled worker): it is applied, and the forward path starts
   again for the next worker;
-- `finished` and `error` are final: nothing leaves them (a late `running` after `finished`
-  does not reopen the job);
+- `canceled` may follow any state that is not final: the user canceled the job (a status
+  update from the worker-facing API for a canceled job is refused, see `UpdateJobStatus`);
+- `finished`, `error` and `canceled` are final: nothing leaves them (a late `running` after
+  `finished` does not reopen the job);
 - an update to the current state, or to an earlier one other than `queued`, changes nothing.
 
 An update that changes nothing is not an error: the worker-facing API is told the job's
@@ -18,8 +20,9 @@ current state, so it can tell a late message from a real change.
 """
 
 import enum
+import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
@@ -40,10 +43,11 @@ class JobState(enum.StrEnum):
     POSTPROCESSING = "postprocessing"
     FINISHED = "finished"
     ERROR = "error"
+    CANCELED = "canceled"
 
     @property
     def is_final(self) -> bool:
-        return self in (JobState.FINISHED, JobState.ERROR)
+        return self in (JobState.FINISHED, JobState.ERROR, JobState.CANCELED)
 
 
 _FORWARD_ORDER = (
@@ -60,7 +64,7 @@ def next_state(current: JobState, reported: JobState) -> JobState:
     """The state a job is in after the worker reports `reported` (see the module doc)."""
     if current.is_final:
         return current
-    if reported in (JobState.ERROR, JobState.QUEUED):
+    if reported in (JobState.ERROR, JobState.CANCELED, JobState.QUEUED):
         return reported
     if _FORWARD_ORDER.index(reported) > _FORWARD_ORDER.index(current):
         return reported
@@ -99,6 +103,39 @@ class Priority(msgspec.Struct, frozen=True):
                 f"priority must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}, "
                 f"not {self.value}."
             )
+
+
+MAX_TAGS = 20
+MAX_TAG_VALUE_LENGTH = 256
+_TAG_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _has_control_character(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def check_tag(key: str, value: str, subject: str = "tags") -> None:
+    """A tag: a key of 1 to 64 characters of `A-Z a-z 0-9 _ . -`, a value of up to 256
+    characters without control characters."""
+    if not _TAG_KEY.fullmatch(key):
+        raise InvalidInput(
+            f"{subject}: the key {key[:70]!r} must be 1 to 64 characters of A-Z, a-z, 0-9, "
+            "'_', '.' and '-'."
+        )
+    if len(value) > MAX_TAG_VALUE_LENGTH or _has_control_character(value):
+        raise InvalidInput(
+            f"{subject}: the value of {key!r} must be up to {MAX_TAG_VALUE_LENGTH} characters "
+            "without control characters."
+        )
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Up to 20 tags (`check_tag`)."""
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"tags may hold up to {MAX_TAGS} entries, not {len(tags)}.")
+    for key, value in tags.items():
+        check_tag(key, value)
+    return tags
 
 
 class JobSpec(msgspec.Struct, frozen=True):
@@ -161,6 +198,7 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
     files_down: FilesDown = FilesDown()
     env_vars: dict[str, str] = {}
     hardware: Hardware | None = None
+    tags: dict[str, str] = {}
 
 
 class Job(msgspec.Struct, kw_only=True):
@@ -181,6 +219,7 @@ class Job(msgspec.Struct, kw_only=True):
     date_started: datetime | None = None
     date_finished: datetime | None = None
     runtime_details: str | None = None
+    tags: dict[str, str] = {}
 
     @classmethod
     def submitted(
@@ -194,6 +233,7 @@ class Job(msgspec.Struct, kw_only=True):
         allowed = set(entry.app.env)
         refused = sorted(set(request.env_vars) - allowed)
         job_name, priority = JobName(request.job_name).value, Priority(request.priority).value
+        tags = check_tags(dict(request.tags))
         if refused:
             raise InvalidInput(
                 f"Environment variable(s) {', '.join(refused)} are not allowed by "
@@ -213,6 +253,7 @@ class Job(msgspec.Struct, kw_only=True):
             env_vars=dict(request.env_vars),
             hardware=request.hardware,
             date_created=now,
+            tags=tags,
         )
 
     def result_folder(self, kind: str) -> FileRef:
@@ -226,8 +267,9 @@ class Job(msgspec.Struct, kw_only=True):
     def report(self, reported: JobState, details: str | None, now: datetime) -> bool:
         """Apply a status update from the worker; True when the job just ended.
 
+        The one place a job changes state (the user's cancel goes through it too).
         The first `pulled` (or any later state reached without it) sets `date_started`,
-        which a re-queue keeps; reaching `finished` or `error` sets `date_finished`.
+        which a re-queue keeps; reaching a final state sets `date_finished`.
         `details` is appended on a new line even when the state does not change.
         """
         if details:
@@ -238,9 +280,45 @@ class Job(msgspec.Struct, kw_only=True):
         if state is self.status:
             return False
         self.status = state
-        if self.date_started is None and state is not JobState.ERROR:
+        if self.date_started is None and state not in (JobState.ERROR, JobState.CANCELED):
             self.date_started = now
         if state.is_final:
             self.date_finished = now
             return True
         return False
+
+
+class JobQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Which of a user's jobs to list; every condition given must hold."""
+
+    statuses: tuple[JobState, ...] = ()
+    """Any of these (all when empty)."""
+    application: str | None = None
+    version: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    """Each (key, value) must be a tag of the job."""
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    name_prefix: str | None = None
+    """The job name starts with it (case-sensitive)."""
+
+
+def parse_tag_filter(text: str) -> tuple[str, str]:
+    """`key:value` (the value may hold `:`)."""
+    key, colon, value = text.partition(":")
+    if not colon:
+        raise InvalidInput(f"The query parameter tag must read key:value, not {text[:70]!r}.")
+    check_tag(key, value, "The query parameter tag")
+    return key, value
+
+
+def parse_moment(text: str, name: str) -> datetime:
+    """An ISO 8601 date or date and time; without an offset it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"The query parameter {name} must be an ISO 8601 date or date and time "
+            f"(e.g. 2026-11-25T14:00:00Z), not {text[:70]!r}."
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

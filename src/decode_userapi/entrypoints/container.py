@@ -49,11 +49,13 @@ from decode_userapi.services.files.resumable import AbortExpiredUploads, Resumab
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 from decode_userapi.services.jobs.applications import ListApplications
+from decode_userapi.services.jobs.cancel import CancelJob
 from decode_userapi.services.jobs.delete import DeleteJob
 from decode_userapi.services.jobs.events import WatchJobEvents
 from decode_userapi.services.jobs.logs import ReadJobLog
 from decode_userapi.services.jobs.notify import NotifyJobEnded
 from decode_userapi.services.jobs.queries import GetJob, ListJobs
+from decode_userapi.services.jobs.rerun import RerunJob
 from decode_userapi.services.jobs.status import UpdateJobStatus
 from decode_userapi.services.jobs.submit import SubmitJob
 from decode_userapi.services.readiness import CheckReadiness
@@ -257,8 +259,11 @@ class Container(containers.DeclarativeContainer):
         spaces=user_spaces,
         gateway=worker_gateway,
         ledger=usage_ledger,
+        idempotency_ttl_seconds=settings.provided.idempotency_key_ttl,
     )
     delete_job = providers.Factory(DeleteJob, unit_of_work, user_spaces, usage_ledger)
+    cancel_job = providers.Factory(CancelJob, unit_of_work)
+    rerun_job = providers.Factory(RerunJob, unit_of_work, submit_job)
     update_job_status = providers.Factory(UpdateJobStatus, unit_of_work)
     watch_job_events = providers.Factory(
         WatchJobEvents,

@@ -121,6 +121,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sign_in_failure_window_seconds: int = 900
     sign_in_max_failures_per_account: int = 10
     sign_in_max_failures_per_address: int = 100
+    idempotency_key_ttl: int = 86400
+    """Seconds an `Idempotency-Key` of `POST /jobs` is kept (then the key may be reused)."""
     cognito_client_id: str | None = None
     cognito_secret: str | None = None
     cognito_user_pool_id: str | None = None
@@ -457,6 +459,9 @@ def _parse(env: _Reader) -> Settings:
         ),
         sign_in_max_failures_per_address=env.integer(
             "SIGN_IN_MAX_FAILURES_PER_ADDRESS", defaults.sign_in_max_failures_per_address, minimum=1
+        ),
+        idempotency_key_ttl=env.integer(
+            "IDEMPOTENCY_KEY_TTL", defaults.idempotency_key_ttl, minimum=1
         ),
         cognito_client_id=env.text("COGNITO_CLIENT_ID"),
         cognito_secret=env.secret("COGNITO_SECRET"),

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Protocol
 
-from decode_userapi.domain.jobs import Job, JobState
+from decode_userapi.domain.jobs import Job, JobQuery
 
 MAX_PAGE_SIZE = 1000
 
@@ -45,13 +45,25 @@ class JobRepository(Protocol):
         ...
 
     async def list_for_user(
-        self, user_id: str, *, offset: int, limit: int, status: JobState | None
+        self,
+        user_id: str,
+        query: JobQuery,
+        *,
+        offset: int,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
     ) -> list[Job]:
-        """The user's jobs, newest first (ties: higher id first), optionally of one status.
+        """The user's jobs that match `query`, newest first (ties: higher id first).
 
-        `limit` is capped at `MAX_PAGE_SIZE`; an `offset` past the last job, however
+        `after` (a job's `date_created` and id) starts the list after that position, which
+        need not be a job that still exists. `limit` is capped at `MAX_PAGE_SIZE` + 1 (so
+        that a caller can tell whether more follow); an `offset` past the last job, however
         large, gives an empty list.
         """
+        ...
+
+    async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:
+        """The names of the user's jobs that start with `prefix` (case-sensitive)."""
         ...
 
     async def update(self, job: Job) -> None:

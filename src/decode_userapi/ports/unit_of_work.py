@@ -3,6 +3,7 @@
 from types import TracebackType
 from typing import Protocol, Self
 
+from decode_userapi.ports.idempotency_keys import IdempotencyKeys
 from decode_userapi.ports.job_events import JobEventLog
 from decode_userapi.ports.job_repository import JobRepository
 
@@ -22,6 +23,11 @@ class UnitOfWork(Protocol):
     @property
     def events(self) -> JobEventLog:
         """The job events, recorded with the changes they describe."""
+        ...
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeys:
+        """The users' idempotency keys, as this unit of work sees them."""
         ...
 
     async def __aenter__(self) -> Self: ...

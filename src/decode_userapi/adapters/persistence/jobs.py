@@ -6,17 +6,24 @@ from typing import Any, cast
 import msgspec
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
+    ForeignKey,
     Identity,
+    Index,
     Integer,
     Row,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
     delete,
     func,
+    insert,
+    literal,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +33,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from decode_userapi.adapters.persistence.orm import Base
 from decode_userapi.adapters.persistence.usage import lock_usage_row
 from decode_userapi.domain.errors import AlreadyExists, RunningJobsQuotaExceeded
-from decode_userapi.domain.jobs import Environment, FilesDown, Hardware, Job, JobSpec, JobState
+from decode_userapi.domain.jobs import (
+    Environment,
+    FilesDown,
+    Hardware,
+    Job,
+    JobQuery,
+    JobSpec,
+    JobState,
+)
 from decode_userapi.ports.job_repository import MAX_PAGE_SIZE
 
 
@@ -34,6 +49,16 @@ class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         UniqueConstraint("user_id", "job_name"),
+        # For the list and its filters (`list_for_user`); see migration 0005.
+        Index("ix_jobs_user_created", "user_id", "date_created", "id"),
+        Index("ix_jobs_user_status_created", "user_id", "status", "date_created", "id"),
+        Index("ix_jobs_user_application", "user_id", "application", "version", "date_created"),
+        Index(
+            "ix_jobs_user_name_prefix",
+            "user_id",
+            "job_name",
+            postgresql_ops={"job_name": "text_pattern_ops"},
+        ),
         # AUTOINCREMENT: SQLite never hands out the id of a deleted row again.
         {"sqlite_autoincrement": True},
     )
@@ -61,6 +86,20 @@ class JobRow(Base):
 
 JOBS = cast(Table, JobRow.__table__)
 
+
+class JobTagRow(Base):
+    __tablename__ = "job_tags"
+    __table_args__ = (Index("ix_job_tags_key_value", "key", "value", "job_id"),)
+
+    job_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+TAGS = cast(Table, JobTagRow.__table__)
+
 _ENVIRONMENTS: dict[str, Environment] = {"cloud": "cloud", "local": "local"}
 
 
@@ -71,7 +110,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def to_domain(row: "JobRow | Row[Any]") -> Job:
+def to_domain(row: "JobRow | Row[Any]", tags: dict[str, str] | None = None) -> Job:
     """A job from its ORM object or from a row of `JOBS` (same attribute names)."""
     hardware = row.hardware
     return Job(
@@ -90,6 +129,7 @@ def to_domain(row: "JobRow | Row[Any]") -> Job:
         date_started=_utc(row.date_started),
         date_finished=_utc(row.date_finished),
         runtime_details=row.runtime_details,
+        tags=tags or {},
     )
 
 
@@ -152,7 +192,12 @@ class SqlaJobRepository:
             raise AlreadyExists(
                 f"You already have a job named {job.job_name!r}; choose another name."
             ) from None
-        return to_domain(row)
+        if job.tags:
+            await self._session.execute(
+                insert(TAGS),
+                [{"job_id": row.id, "key": key, "value": value} for key, value in job.tags.items()],
+            )
+        return to_domain(row, dict(job.tags))
 
     # Reads and the status update are Core statements on the table: no ORM objects,
     # identity map or flush on the busiest routes (GET /jobs, PUT /_job_status).
@@ -164,21 +209,98 @@ class SqlaJobRepository:
         if for_update:
             query = query.with_for_update()
         row = (await self._session.execute(query)).first()
-        return None if row is None else to_domain(row)
+        if row is None:
+            return None
+        return to_domain(row, (await self._tags([job_id])).get(job_id))
+
+    async def _tags(self, job_ids: list[int]) -> dict[int, dict[str, str]]:
+        """The tags of each of these jobs that has any."""
+        if not job_ids:
+            return {}
+        rows = await self._session.execute(
+            select(TAGS.c.job_id, TAGS.c.key, TAGS.c.value).where(TAGS.c.job_id.in_(job_ids))
+        )
+        found: dict[int, dict[str, str]] = {}
+        for job_id, key, value in rows:
+            found.setdefault(job_id, {})[key] = value
+        return found
 
     async def list_for_user(
-        self, user_id: str, *, offset: int, limit: int, status: JobState | None
+        self,
+        user_id: str,
+        query: JobQuery,
+        *,
+        offset: int,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
     ) -> list[Job]:
-        query = select(JOBS).where(JOBS.c.user_id == user_id)
-        if status is not None:
-            query = query.where(JOBS.c.status == status.value)
-        query = (
-            query.order_by(JOBS.c.date_created.desc(), JOBS.c.id.desc())
+        statement = self.list_statement(user_id, query, offset=offset, limit=limit, after=after)
+        rows = (await self._session.execute(statement)).all()
+        tags = await self._tags([row.id for row in rows])
+        return [to_domain(row, tags.get(row.id)) for row in rows]
+
+    def list_statement(
+        self,
+        user_id: str,
+        query: JobQuery,
+        *,
+        offset: int,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
+    ) -> Select[Any]:
+        """The query of `list_for_user` (benchmarks/jobs_query_plan.py explains it)."""
+        conditions = [JOBS.c.user_id == user_id, *self._conditions(query)]
+        if after is not None:
+            # Keyset paging on the list's order, which the index (user_id, date_created,
+            # id) serves: jobs inserted meanwhile move no page.
+            moment, job_id = after
+            conditions.append(
+                tuple_(JOBS.c.date_created, JOBS.c.id)
+                < tuple_(literal(moment, JOBS.c.date_created.type), literal(job_id, Integer()))
+            )
+        return (
+            select(JOBS)
+            .where(*conditions)
+            .order_by(JOBS.c.date_created.desc(), JOBS.c.id.desc())
             .offset(min(offset, MAX_ID))  # no user has more jobs; larger would not bind
-            .limit(min(limit, MAX_PAGE_SIZE))
+            .limit(min(limit, MAX_PAGE_SIZE + 1))
         )
-        rows = (await self._session.execute(query)).all()
-        return [to_domain(row) for row in rows]
+
+    def _conditions(self, query: JobQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if query.statuses:
+            conditions.append(JOBS.c.status.in_([state.value for state in query.statuses]))
+        if query.application is not None:
+            conditions.append(JOBS.c.application == query.application)
+        if query.version is not None:
+            conditions.append(JOBS.c.version == query.version)
+        for key, value in query.tags:
+            conditions.append(
+                JOBS.c.id.in_(select(TAGS.c.job_id).where(TAGS.c.key == key, TAGS.c.value == value))
+            )
+        if query.created_after is not None:
+            conditions.append(JOBS.c.date_created > query.created_after)
+        if query.created_before is not None:
+            conditions.append(JOBS.c.date_created < query.created_before)
+        if query.name_prefix is not None:
+            conditions.append(self._name_starts_with(query.name_prefix))
+        return conditions
+
+    async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:
+        query = select(JOBS.c.job_name).where(
+            JOBS.c.user_id == user_id, self._name_starts_with(prefix)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    def _name_starts_with(self, prefix: str) -> ColumnElement[bool]:
+        """A case-sensitive prefix match that an index can serve: `LIKE` with its wildcards
+        escaped on PostgreSQL (index `ix_jobs_user_name_prefix`, `text_pattern_ops`);
+        `GLOB` on SQLite, whose `LIKE` ignores case."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in prefix)
+            return JOBS.c.job_name.op("GLOB")(f"{escaped}*")
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return JOBS.c.job_name.like(f"{escaped}%", escape="\\")
 
     async def count_running(self, user_id: str) -> int:
         final = [state.value for state in JobState if state.is_final]

@@ -8,6 +8,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from decode_userapi.adapters.persistence.idempotency import SqlaIdempotencyKeys
 from decode_userapi.adapters.persistence.job_events import SqlaJobEventLog
 from decode_userapi.adapters.persistence.jobs import SqlaJobRepository
 from decode_userapi.ports.job_events import JobEventFeed
@@ -19,6 +20,7 @@ class SqlaUnitOfWork:
 
     jobs: SqlaJobRepository
     events: SqlaJobEventLog
+    idempotency_keys: SqlaIdempotencyKeys
 
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], feed: JobEventFeed
@@ -31,6 +33,7 @@ class SqlaUnitOfWork:
         self._session = self._session_factory()
         self.jobs = SqlaJobRepository(self._session)
         self.events = SqlaJobEventLog(self._session)
+        self.idempotency_keys = SqlaIdempotencyKeys(self._session)
         return self
 
     async def __aexit__(

@@ -87,7 +87,8 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=list(uploads.EXPOSED_HEADERS),
+            # Paging and tus headers a page's script may read (beyond the CORS-safelisted).
+            expose_headers=[files.NEXT_CURSOR, "Link", *uploads.EXPOSED_HEADERS],
         )
         if settings.frontend_urls
         else None

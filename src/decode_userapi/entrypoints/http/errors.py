@@ -25,6 +25,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotAllowed: 405,
     errors.AlreadyExists: 409,
     errors.RunningJobsQuotaExceeded: 409,
+    errors.Conflict: 409,
+    errors.Mismatch: 422,
     errors.TooLarge: 413,
     errors.TooManyAttempts: 429,
     errors.ChecksumMismatch: 460,  # tus checksum extension

@@ -44,6 +44,10 @@ class JobIn(msgspec.Struct, frozen=True):
     """0 (the default, also for `null`) to 5."""
     attributes: AttributesSchema = AttributesSchema()
     hardware: Hardware | None = None
+    tags: dict[str, str] | None = None
+    """Up to 20 labels of your own, `{"key": "value"}`: keys of 1 to 64 characters of
+    `A-Z a-z 0-9 _ . -`, values of up to 256 characters without control characters.
+    `GET /jobs?tag=key:value` finds the job by them."""
 
     def to_domain(self) -> NewJob:
         files = self.attributes.files_down
@@ -61,7 +65,17 @@ class JobIn(msgspec.Struct, frozen=True):
             ),
             env_vars=dict(self.attributes.env_vars or {}),
             hardware=self.hardware,
+            tags=dict(self.tags or {}),
         )
+
+
+class RerunIn(msgspec.Struct, frozen=True):
+    """What to change for the rerun; every field may be left out or `null`."""
+
+    job_name: str | None = None
+    """The new job's name (the rules of `POST /jobs`); default `<name>-rerun-<n>`."""
+    priority: int | None = None
+    """0 to 5; default the original job's."""
 
 
 class PathsOutSchema(msgspec.Struct, frozen=True):
@@ -96,6 +110,8 @@ class JobOut(msgspec.Struct, frozen=True):
     date_finished: Timestamp | None
     runtime_details: str | None
     paths_out: PathsOutSchema
+    tags: dict[str, str] = {}
+    """The job's tags (`{}` when it has none)."""
 
     @classmethod
     def from_domain(cls, job: Job) -> "JobOut":
@@ -124,6 +140,7 @@ class JobOut(msgspec.Struct, frozen=True):
             date_finished=None if job.date_finished is None else timestamp(job.date_finished),
             runtime_details=job.runtime_details,
             paths_out=PathsOutSchema(**job.paths_out),
+            tags=dict(job.tags),
         )
 
 

@@ -69,7 +69,8 @@ def _unwrap(info: msgspec.inspect.Type) -> msgspec.inspect.Type:
 
 
 def choices(annotation: object, path: Sequence[str]) -> list[str]:
-    """The values an enum or `Literal` at `path` inside `annotation` accepts; [] otherwise."""
+    """The values an enum or `Literal` at `path` inside `annotation` accepts (or each item
+    of a list there); [] otherwise."""
     try:
         info = msgspec.inspect.type_info(annotation)
     except TypeError:  # not a type msgspec describes
@@ -83,6 +84,8 @@ def choices(annotation: object, path: Sequence[str]) -> list[str]:
             return []
         info = found
     info = _unwrap(info)
+    if isinstance(info, msgspec.inspect.ListType):  # a repeated query parameter
+        info = _unwrap(info.item_type)
     if isinstance(info, msgspec.inspect.LiteralType):
         return [str(value) for value in info.values if value is not None]
     if isinstance(info, msgspec.inspect.EnumType):

@@ -1,4 +1,8 @@
-from decode_userapi.domain.jobs import RESULT_KINDS, Job
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from decode_userapi.domain.job_events import JobEvent
+from decode_userapi.domain.jobs import RESULT_KINDS, Job, JobState
 from decode_userapi.domain.users import User
 from decode_userapi.ports.unit_of_work import UnitOfWork
 from decode_userapi.ports.usage_ledger import UsageLedger
@@ -11,6 +15,8 @@ class DeleteJob:
     """Remove one of the caller's jobs and its `output/`, `log/` and `artifact/` folders;
     returns what the folders held, which no longer counts against the user's quota.
 
+    A job that is not final is canceled first (as `CancelJob` does) and returned, so that
+    the caller notifies its owner; None for a job that had already ended.
     `NotFound` for a missing job and for someone else's. The job's id is not reused.
     The folders go first, the job last: a failure or a kill half-way leaves the job
     listed (with fewer results), so deleting it again finishes the work, and no result
@@ -18,15 +24,33 @@ class DeleteJob:
     removes the job takes its bytes off the user's use.
     """
 
-    def __init__(self, uow: UnitOfWork, spaces: UserSpaces, ledger: UsageLedger) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        spaces: UserSpaces,
+        ledger: UsageLedger,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._uow = uow
         self._spaces = spaces
         self._ledger = ledger
+        self._clock = clock
 
-    async def __call__(self, user: User, job_id: int) -> Footprint:
+    async def __call__(self, user: User, job_id: int) -> Job | None:
+        """Returns the job when this call canceled it (it was not final), so the caller
+        notifies its owner as for any job that ended."""
         async with self._uow as uow:
-            job = await owned_job(uow, user, job_id)
-        return await self.remove(job)
+            job = await owned_job(uow, user, job_id, for_update=True)
+            before = job.status
+            canceled = job.report(JobState.CANCELED, None, self._clock())
+            if canceled:
+                await uow.jobs.update(job)
+                event = JobEvent.of_update(before, job, None)
+                if event is not None:
+                    await uow.events.record(event)
+                await uow.commit()
+        await self.remove(job)
+        return job if canceled else None
 
     async def measure(self, job: Job) -> Footprint:
         """What the job's result folders hold."""

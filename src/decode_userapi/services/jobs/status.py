@@ -20,9 +20,9 @@ class UpdateJobStatus:
 
     Applies the domain state machine (`domain.jobs.next_state`): repeated, backward or
     late updates change nothing and still succeed. Runtime details are appended on a new
-    line. `NotFound` for an unknown job id (the worker then treats the job as cancelled).
-    A change of state, or details appended without one, is recorded as a job event in the
-    same transaction.
+    line. `NotFound` for an unknown job id and for a job its owner canceled: the worker
+    then treats the job as cancelled, and the update changes nothing. A change of state,
+    or details appended without one, is recorded as a job event in the same transaction.
     The caller notifies the owner of `StatusUpdate.ended` once the update is committed.
     """
 
@@ -39,6 +39,8 @@ class UpdateJobStatus:
             job = await uow.jobs.get(job_id, for_update=True)
             if job is None:
                 raise NotFound(f"Job {job_id} does not exist.")
+            if job.status is JobState.CANCELED:
+                raise NotFound(f"Job {job_id} was canceled by its owner.")
             before = job.status
             ended = job.report(reported, runtime_details, self._clock())
             await uow.jobs.update(job)

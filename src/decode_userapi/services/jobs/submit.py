@@ -1,12 +1,13 @@
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
 from decode_userapi.domain.applications import EntrypointConfig
-from decode_userapi.domain.errors import AlreadyExists, InvalidInput
+from decode_userapi.domain.errors import AlreadyExists, InvalidInput, Mismatch
 from decode_userapi.domain.files import EntryKind, FileRef
+from decode_userapi.domain.idempotency import KeyUse, Once
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import (
     RESULT_KINDS,
@@ -32,12 +33,27 @@ from decode_userapi.services.files.space import UserFiles, UserSpaces
 log = logging.getLogger(__name__)
 
 
+class Submitted(msgspec.Struct, frozen=True):
+    """The job, and whether it is the one an earlier request with the same key made."""
+
+    job: Job
+    replayed: bool = False
+
+
 class InputFolder(msgspec.Struct, frozen=True):
     """One chosen input folder and the files under it (paths in the user's space)."""
 
     kind: InputKind
     folder: FileRef
     files: list[FileRef]
+
+
+def _check_same(use: KeyUse, once: Once) -> None:
+    if use.fingerprint != once.fingerprint:
+        raise Mismatch(
+            f"Idempotency-Key {once.key!r} was used for a different request; a retry must "
+            "repeat the request exactly, and a new request needs a new key."
+        )
 
 
 def build_files_down(
@@ -79,6 +95,13 @@ class SubmitJob:
     worker-facing API is down (`UpstreamUnavailable`) or refuses the job
     (`UpstreamRejected`) the job is deleted again: no job is kept, and the name is free.
     Its `created` event is recorded with the job (and deleted with it).
+
+    `once` (an idempotency key) makes retries safe: the key is stored in the job's own
+    transaction, and deleted with the job (also when the job is deleted again because it
+    was not queued). While a key younger than `idempotency_ttl_seconds` is kept, a request with
+    the same key and fingerprint answers the job it made (`Submitted.replayed`), and one
+    with another fingerprint is a `Mismatch`. Of concurrent requests with one key, one
+    makes the job and the others answer it.
     """
 
     def __init__(
@@ -89,6 +112,7 @@ class SubmitJob:
         gateway: WorkerGateway,
         ledger: UsageLedger,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        idempotency_ttl_seconds: int = 86400,
     ) -> None:
         self._uow = uow
         self._ledger = ledger
@@ -96,8 +120,17 @@ class SubmitJob:
         self._spaces = spaces
         self._gateway = gateway
         self._clock = clock
+        self._idempotency_ttl = timedelta(seconds=idempotency_ttl_seconds)
 
     async def __call__(self, user: User, request: NewJob) -> Job:
+        return (await self.once(user, request, None)).job
+
+    async def once(self, user: User, request: NewJob, once: Once | None) -> Submitted:
+        """Submit `request`, or answer the job an earlier request with the key `once` made."""
+        if once is not None:
+            earlier = await self._earlier(user, once)
+            if earlier is not None:
+                return Submitted(earlier, replayed=True)
         entry = (await self._catalog.current()).entrypoint(request.spec)
         job = Job.submitted(user, request, entry, self._clock())
         files = await self._spaces.open(user)
@@ -106,15 +139,46 @@ class SubmitJob:
         await _refuse_taken_result_folders(files, job)
         running_limit = (await self._ledger.account(user.id)).limits.running_jobs
         async with self._uow as uow:
-            job = await uow.jobs.add(job, running_limit=running_limit)
-            await uow.events.record(JobEvent.created(job))
-            await uow.commit()
+            claimed = once is None or await self._claim(uow, user, once)
+            if claimed:
+                job = await uow.jobs.add(job, running_limit=running_limit)
+                await uow.events.record(JobEvent.created(job))
+                if once is not None:
+                    await uow.idempotency_keys.attach(user.id, once.key, job.id)
+                await uow.commit()
+        if once is not None and not claimed:
+            return await self._replay_claimed(user, request, once)
         try:
             await self._gateway.enqueue(self._queued(job, entry, files_down, files))
         except Exception:
             await self._forget(job)
             raise
-        return job
+        return Submitted(job)
+
+    async def _claim(self, uow: UnitOfWork, user: User, once: Once) -> bool:
+        now = self._clock()
+        return await uow.idempotency_keys.claim(
+            user.id, once.key, once.fingerprint, now=now, since=now - self._idempotency_ttl
+        )
+
+    async def _earlier(self, user: User, once: Once) -> Job | None:
+        """The job made by a kept use of the key; `Mismatch` when that use was another
+        request."""
+        async with self._uow as uow:
+            use = await uow.idempotency_keys.find(
+                user.id, once.key, since=self._clock() - self._idempotency_ttl
+            )
+            if use is None or use.job_id is None:
+                return None
+            _check_same(use, once)
+            return await uow.jobs.get(use.job_id)
+
+    async def _replay_claimed(self, user: User, request: NewJob, once: Once) -> Submitted:
+        """A concurrent request claimed the key first; by now it committed its job."""
+        earlier = await self._earlier(user, once)
+        if earlier is None:  # its job was not queued and is gone again: start afresh
+            return await self.once(user, request, once)
+        return Submitted(earlier, replayed=True)
 
     async def _forget(self, job: Job) -> None:
         """Undo the job's creation after the worker-facing API did not take it."""

@@ -1,7 +1,7 @@
 """Job events: what the live streams of jobs send (`GET /jobs/events`).
 
 Revision ID: 0006_job_events
-Revises: 0004_job_name_length
+Revises: 0005_job_cancel_tags_idempotency
 Create Date: 2026-11-25
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_job_events"
-down_revision: str | None = "0004_job_name_length"
+down_revision: str | None = "0005_job_cancel_tags_idempotency"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
