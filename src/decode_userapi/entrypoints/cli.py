@@ -23,7 +23,7 @@ from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.adapters.secrets.aws import fetch_secret
 from decode_userapi.domain.errors import DomainError
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.connections import ConnectionLimits, GuardedH11Protocol
+from decode_userapi.entrypoints.connections import ConnectionLimits, GuardedHttpToolsProtocol
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.logs import configure_logging, secrets_of, settings_summary
@@ -75,7 +75,7 @@ def _connection_options(settings: Settings) -> dict[str, Any]:
         max_connections=settings.http_max_connections,
     )
     return {
-        "http": functools.partial(GuardedH11Protocol, limits=limits),
+        "http": functools.partial(GuardedHttpToolsProtocol, limits=limits),
         "timeout_keep_alive": settings.http_keep_alive_seconds,
     }
 
