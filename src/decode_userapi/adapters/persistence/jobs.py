@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     select,
     update,
@@ -128,6 +129,26 @@ def _storable(job_id: int) -> bool:
     return 0 < job_id <= MAX_ID
 
 
+# Built once: building a statement per call (and its cache key) cost as much as running it.
+_GET = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_NEWEST_FIRST = (JOBS.c.date_created.desc(), JOBS.c.id.desc())
+_LIST = (
+    select(JOBS)
+    .where(JOBS.c.user_id == bindparam("user_id"))
+    .order_by(*_NEWEST_FIRST)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_LIST_OF_STATUS = (
+    select(JOBS)
+    .where(JOBS.c.user_id == bindparam("user_id"), JOBS.c.status == bindparam("status"))
+    .order_by(*_NEWEST_FIRST)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+
+
 class SqlaJobRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -150,24 +171,22 @@ class SqlaJobRepository:
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
         if not _storable(job_id):
             return None
-        query = select(JOBS).where(JOBS.c.id == job_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _GET_FOR_UPDATE if for_update else _GET
+        row = (await self._session.execute(query, {"job_id": job_id})).first()
         return None if row is None else to_domain(row)
 
     async def list_for_user(
         self, user_id: str, *, offset: int, limit: int, status: JobState | None
     ) -> list[Job]:
-        query = select(JOBS).where(JOBS.c.user_id == user_id)
+        parameters: dict[str, object] = {
+            "user_id": user_id,
+            "offset": min(offset, MAX_ID),  # no user has more jobs; larger would not bind
+            "limit": min(limit, MAX_PAGE_SIZE),
+        }
         if status is not None:
-            query = query.where(JOBS.c.status == status.value)
-        query = (
-            query.order_by(JOBS.c.date_created.desc(), JOBS.c.id.desc())
-            .offset(min(offset, MAX_ID))  # no user has more jobs; larger would not bind
-            .limit(min(limit, MAX_PAGE_SIZE))
-        )
-        rows = (await self._session.execute(query)).all()
+            parameters["status"] = status.value
+        query = _LIST if status is None else _LIST_OF_STATUS
+        rows = (await self._session.execute(query, parameters)).all()
         return [to_domain(row) for row in rows]
 
     async def update(self, job: Job) -> None:
