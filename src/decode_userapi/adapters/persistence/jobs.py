@@ -147,6 +147,16 @@ _LIST_OF_STATUS = (
     .offset(bindparam("offset"))
     .limit(bindparam("limit"))
 )
+_UPDATE = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("job_id"))
+    .values(
+        status=bindparam("new_status"),
+        date_started=bindparam("new_date_started"),
+        date_finished=bindparam("new_date_finished"),
+        runtime_details=bindparam("new_runtime_details"),
+    )
+)
 
 
 class SqlaJobRepository:
@@ -191,14 +201,14 @@ class SqlaJobRepository:
 
     async def update(self, job: Job) -> None:
         await self._session.execute(
-            update(JOBS)
-            .where(JOBS.c.id == job.id)
-            .values(
-                status=job.status.value,
-                date_started=job.date_started,
-                date_finished=job.date_finished,
-                runtime_details=job.runtime_details,
-            )
+            _UPDATE,
+            {
+                "job_id": job.id,
+                "new_status": job.status.value,
+                "new_date_started": job.date_started,
+                "new_date_finished": job.date_finished,
+                "new_runtime_details": job.runtime_details,
+            },
         )
 
     async def delete(self, job_id: int) -> None:
