@@ -1,4 +1,4 @@
-"""Slow and idle connections against the real server the CLI starts (uvicorn, h11), with
+"""Slow and idle connections against the real server the CLI starts (uvicorn, httptools),
 raw sockets: silent, trickling headers, stalling a body, and more than the cap."""
 
 import socket
@@ -104,3 +104,13 @@ def is_open(connection: socket.socket) -> bool:
         return True
     except ConnectionResetError:
         return False
+
+
+def test_an_oversized_request_head_is_refused(server: Server) -> None:
+    """A head past 16 KiB is answered 400 and closed, not buffered until the deadline."""
+    head = b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += b"".join(b"X-Filler-%03d: %s\r\n" % (i, b"f" * 40) for i in range(400))  # 22 KB
+    with connect(server) as flooding:
+        flooding.sendall(head)  # no blank line: without the cap it waits for more
+        flooding.settimeout(TIMEOUT / 2)  # answered at once, well before the deadline
+        assert flooding.recv(4096).startswith(b"HTTP/1.1 400")

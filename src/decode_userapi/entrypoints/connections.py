@@ -1,12 +1,15 @@
-"""Slow and idle connections to the server the CLI starts (uvicorn, h11).
+"""Slow and idle connections to the server the CLI starts (uvicorn, httptools).
 
 uvicorn closes a connection only when it stays idle after a response
 (`timeout_keep_alive`): one that sends nothing, or trickles its headers or its body,
-stays open for ever, and it accepts connections until file descriptors run out. This
-protocol adds what is missing:
+stays open for ever, and it accepts connections until file descriptors run out. Its
+httptools protocol also takes request heads of any size. This protocol adds what is
+missing:
 
 - a deadline for a request's headers, from the connection's start or from the first
   byte after a keep-alive pause, that trickling does not extend;
+- a cap on a request's head (request line and headers): a larger one is answered 400 and
+  the connection closed, as uvicorn's h11 protocol does;
 - a body idle timeout: a request whose body stops arriving while the app waits for it is
   closed (the app sees the client disconnect); a body the app is slow to read is not;
 - a cap on open connections: above it, the connections idle longest (no request in
@@ -23,7 +26,10 @@ import time
 from typing import Any
 
 import msgspec
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 16 * 1024
+"""The request line and headers of one request, as uvicorn's h11 protocol allows."""
 
 LIVE_STREAM = "decode_userapi.live_stream"
 
@@ -39,9 +45,14 @@ class ConnectionLimits(msgspec.Struct, frozen=True):
     max_connections: int
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with `ConnectionLimits`; pass it as uvicorn's `http` with
-    `functools.partial(GuardedH11Protocol, limits=...)`."""
+class HeadTooLarge(Exception):
+    """Raised from a parser callback: httptools turns it into a parser error, which
+    uvicorn answers with 400 and a closed connection."""
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with `ConnectionLimits`; pass it as uvicorn's `http`
+    with `functools.partial(GuardedHttpToolsProtocol, limits=...)`."""
 
     def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -52,6 +63,7 @@ class GuardedH11Protocol(H11Protocol):
         self._headers_after: object = None
         """The request cycle that was current when the headers' deadline started."""
         self._idle_since = time.monotonic()
+        self._head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -64,6 +76,18 @@ class GuardedH11Protocol(H11Protocol):
             self._await_headers()
         super().data_received(data)
         self._follow_request()
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
 
     def on_response_complete(self) -> None:
         self._idle_since = time.monotonic()
@@ -80,6 +104,11 @@ class GuardedH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
         super().connection_lost(exc)
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise HeadTooLarge
 
     def _between_requests(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
@@ -138,7 +167,7 @@ class GuardedH11Protocol(H11Protocol):
             (
                 c
                 for c in open_
-                if c is not self and isinstance(c, GuardedH11Protocol) and c._is_idle()
+                if c is not self and isinstance(c, GuardedHttpToolsProtocol) and c._is_idle()
             ),
             key=lambda c: c._idle_since,
         )

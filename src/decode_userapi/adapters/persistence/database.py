@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import msgspec
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, exc, text
@@ -24,13 +25,17 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     PostgreSQL connections are pooled (`pool_size` kept open, `max_overflow` more under
     load), checked before each use so that a restarted database costs no service restart,
     and replaced after half an hour so that proxies that drop idle connections do not bite.
+    JSON columns are read with msgspec (the stdlib's `json.loads` was a fifth of the time
+    of `GET /jobs?limit=100`).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _create_private_file(Path(parsed.database))
         engine = create_async_engine(
-            url, async_creator=inline_connector(parsed.database or ":memory:")
+            url,
+            async_creator=inline_connector(parsed.database or ":memory:"),
+            json_deserializer=msgspec.json.decode,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -40,6 +45,7 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
+        json_deserializer=msgspec.json.decode,
     )
 
 

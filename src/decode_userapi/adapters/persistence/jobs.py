@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     insert,
@@ -170,6 +171,30 @@ def _storable(job_id: int) -> bool:
     return 0 < job_id <= MAX_ID
 
 
+# Built once: building a statement per call (and its cache key) cost as much as running it.
+_GET = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_NEWEST_FIRST = (JOBS.c.date_created.desc(), JOBS.c.id.desc())
+_LIST = (
+    select(JOBS)
+    .where(JOBS.c.user_id == bindparam("user_id"))
+    .order_by(*_NEWEST_FIRST)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_UNFILTERED = JobQuery()
+_UPDATE = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("job_id"))
+    .values(
+        status=bindparam("new_status"),
+        date_started=bindparam("new_date_started"),
+        date_finished=bindparam("new_date_finished"),
+        runtime_details=bindparam("new_runtime_details"),
+    )
+)
+
+
 class SqlaJobRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -205,10 +230,8 @@ class SqlaJobRepository:
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
         if not _storable(job_id):
             return None
-        query = select(JOBS).where(JOBS.c.id == job_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _GET_FOR_UPDATE if for_update else _GET
+        row = (await self._session.execute(query, {"job_id": job_id})).first()
         if row is None:
             return None
         return to_domain(row, (await self._tags([job_id])).get(job_id))
@@ -234,8 +257,12 @@ class SqlaJobRepository:
         limit: int,
         after: tuple[datetime, int] | None = None,
     ) -> list[Job]:
-        statement = self.list_statement(user_id, query, offset=offset, limit=limit, after=after)
-        rows = (await self._session.execute(statement)).all()
+        if query == _UNFILTERED and after is None:  # the busiest case, built once
+            parameters = {"user_id": user_id, **self._page(offset, limit)}
+            rows = (await self._session.execute(_LIST, parameters)).all()
+        else:
+            statement = self.list_statement(user_id, query, offset=offset, limit=limit, after=after)
+            rows = (await self._session.execute(statement)).all()
         tags = await self._tags([row.id for row in rows])
         return [to_domain(row, tags.get(row.id)) for row in rows]
 
@@ -258,13 +285,20 @@ class SqlaJobRepository:
                 tuple_(JOBS.c.date_created, JOBS.c.id)
                 < tuple_(literal(moment, JOBS.c.date_created.type), literal(job_id, Integer()))
             )
+        page = self._page(offset, limit)
         return (
             select(JOBS)
             .where(*conditions)
-            .order_by(JOBS.c.date_created.desc(), JOBS.c.id.desc())
-            .offset(min(offset, MAX_ID))  # no user has more jobs; larger would not bind
-            .limit(min(limit, MAX_PAGE_SIZE + 1))
+            .order_by(*_NEWEST_FIRST)
+            .offset(page["offset"])
+            .limit(page["limit"])
         )
+
+    @staticmethod
+    def _page(offset: int, limit: int) -> dict[str, int]:
+        # No user has more jobs than MAX_ID; a larger offset would not bind. One more than
+        # a page tells whether another page follows.
+        return {"offset": min(offset, MAX_ID), "limit": min(limit, MAX_PAGE_SIZE + 1)}
 
     def _conditions(self, query: JobQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
@@ -319,14 +353,14 @@ class SqlaJobRepository:
 
     async def update(self, job: Job) -> None:
         await self._session.execute(
-            update(JOBS)
-            .where(JOBS.c.id == job.id)
-            .values(
-                status=job.status.value,
-                date_started=job.date_started,
-                date_finished=job.date_finished,
-                runtime_details=job.runtime_details,
-            )
+            _UPDATE,
+            {
+                "job_id": job.id,
+                "new_status": job.status.value,
+                "new_date_started": job.date_started,
+                "new_date_finished": job.date_finished,
+                "new_runtime_details": job.runtime_details,
+            },
         )
 
     async def delete(self, job_id: int) -> bool:

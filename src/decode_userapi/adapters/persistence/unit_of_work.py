@@ -44,8 +44,7 @@ class SqlaUnitOfWork:
     ) -> None:
         session, self._session = self._session, None
         if session is not None:
-            await session.rollback()
-            await session.close()
+            await session.close()  # rolls back what was not committed
 
     def _active(self) -> AsyncSession:
         if self._session is None:

@@ -85,16 +85,30 @@ def _rename_no_replace(source: Path, target: Path) -> None:
         raise
 
 
-def _scan(directory: Path) -> list[tuple[str, EntryKind, int]]:
-    """(name, kind, size) of the files and folders in `directory`; links left out (the
-    type comes with the entry, so only files cost a stat: their size)."""
-    found = []
-    with os.scandir(directory) as scan:
-        for item in scan:
-            if item.is_dir(follow_symlinks=False):
-                found.append((item.name, EntryKind.DIRECTORY, 0))
-            elif item.is_file(follow_symlinks=False):
-                found.append((item.name, EntryKind.FILE, item.stat(follow_symlinks=False).st_size))
+def _walk(directory: Path, *, recursive: bool) -> list[tuple[tuple[str, ...], EntryKind, int]]:
+    """(path below `directory`, kind, size) of the files and folders in `directory`, and
+    with `recursive` of everything below, in one pass (one worker-thread call, not one
+    per folder); links left out (the type comes with the entry, so only files cost a
+    stat: their size). A folder below that vanishes during the walk is skipped."""
+    found: list[tuple[tuple[str, ...], EntryKind, int]] = []
+    pending: list[tuple[tuple[str, ...], str]] = [((), str(directory))]
+    while pending:
+        parts, path = pending.pop()
+        try:
+            scan = os.scandir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            if not parts:
+                raise
+            continue
+        with scan:
+            for item in scan:
+                if item.is_dir(follow_symlinks=False):
+                    found.append(((*parts, item.name), EntryKind.DIRECTORY, 0))
+                    if recursive:
+                        pending.append(((*parts, item.name), item.path))
+                elif item.is_file(follow_symlinks=False):
+                    size = item.stat(follow_symlinks=False).st_size
+                    found.append(((*parts, item.name), EntryKind.FILE, size))
     return found
 
 
@@ -199,23 +213,22 @@ class LocalFileStorage:
         return None
 
     async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:
-        """Each folder is read in a worker thread (system calls, which let go of the
+        """The folder is walked in a worker thread (system calls, which let go of the
         interpreter lock), its entries built on the event loop in slices: a big folder
         holds up neither the loop nor, through the lock, other requests."""
-        path = await anyio.to_thread.run_sync(self._folder_path, folder)
+        found = await anyio.to_thread.run_sync(self._walk_folder, folder, recursive)
         entries: list[FileEntry] = []
-        pending = [(folder, path)]
-        while pending:
-            ref, directory = pending.pop()
-            items = await anyio.to_thread.run_sync(_scan, directory)
-            for start in range(0, len(items), LISTING_SLICE):
-                for name, kind, size in items[start : start + LISTING_SLICE]:
-                    child = FileRef((*ref.parts, name))
-                    entries.append(FileEntry(child, kind, size))
-                    if recursive and kind is EntryKind.DIRECTORY:
-                        pending.append((child, directory / name))
-                await anyio.lowlevel.checkpoint()
+        above = folder.parts
+        for start in range(0, len(found), LISTING_SLICE):
+            for parts, kind, size in found[start : start + LISTING_SLICE]:
+                entries.append(FileEntry(FileRef((*above, *parts)), kind, size))
+            await anyio.lowlevel.checkpoint()
         return entries
+
+    def _walk_folder(
+        self, folder: FileRef, recursive: bool
+    ) -> list[tuple[tuple[str, ...], EntryKind, int]]:
+        return _walk(self._folder_path(folder), recursive=recursive)
 
     def _folder_path(self, folder: FileRef) -> Path:
         path = self._path(folder)
