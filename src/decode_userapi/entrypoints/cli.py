@@ -24,7 +24,12 @@ from decode_userapi.adapters.secrets.aws import fetch_secret
 from decode_userapi.domain.errors import DomainError
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.connections import ConnectionLimits, GuardedH11Protocol
-from decode_userapi.entrypoints.container import Container, build_container
+from decode_userapi.entrypoints.container import (
+    Container,
+    build_container,
+    close_resources,
+    open_resources,
+)
 from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.logs import configure_logging, secrets_of, settings_summary
 from decode_userapi.entrypoints.metrics import MULTIPROCESS_DIR, exposition_registry
@@ -140,10 +145,11 @@ def _on_accounts(action: Callable[[Container], Awaitable[T]]) -> T:
     container = build_container(settings)
 
     async def run() -> T:
+        await open_resources(container)
         try:
             return await action(container)
         finally:
-            await container.engine().dispose()
+            await close_resources(container)
 
     try:
         return asyncio.run(run())

@@ -1,8 +1,13 @@
 """The one dependency container: picks the adapters from the settings.
 
-Tests override providers (`container.file_storage.override(...)`).
+Tests override providers (`container.file_storage.override(...)`). What must be opened
+at start or closed at the end is a `Resource` at the bottom: `open_resources` and
+`close_resources` run them all, for the app's lifespan and for the CLI alike.
 """
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio.to_thread
 from dependency_injector import containers, providers
 
 from decode_userapi.adapters.catalog.sources import open_source
@@ -46,6 +51,16 @@ from decode_userapi.services.jobs.queries import GetJob, ListJobs
 from decode_userapi.services.jobs.status import UpdateJobStatus
 from decode_userapi.services.jobs.submit import SubmitJob
 from decode_userapi.services.readiness import CheckReadiness
+
+
+async def _opened_in_a_thread(open_: Callable[[], object]) -> AsyncIterator[None]:
+    await anyio.to_thread.run_sync(open_)
+    yield
+
+
+async def _closed_at_the_end(close: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
+    yield
+    await close()
 
 
 class Container(containers.DeclarativeContainer):
@@ -189,6 +204,27 @@ class Container(containers.DeclarativeContainer):
         NotifyJobEnded, notifier, retry_delays=notification_retry_delays
     )
 
+    # Lifecycles: opened by `open_resources`, closed by `close_resources`. Each wraps a
+    # provider above, which stays a plain singleton, so calling it never needs an await.
+    storage_opened = providers.Resource(_opened_in_a_thread, file_storage.provider)
+    """Local storage cleans its staging folder of what a crashed process left."""
+    worker_gateway_closed = providers.Resource(_closed_at_the_end, worker_gateway.provided.aclose)
+    engine_closed = providers.Resource(_closed_at_the_end, engine.provided.dispose)
+
 
 def build_container(settings: Settings) -> Container:
     return Container(settings=settings)
+
+
+async def open_resources(container: Container) -> None:
+    """Open what needs opening (the container's `Resource` providers)."""
+    opening = container.init_resources()
+    if opening is not None:  # None only if no resource were asynchronous
+        await opening
+
+
+async def close_resources(container: Container) -> None:
+    """Close HTTP clients and database connections, in one place."""
+    closing = container.shutdown_resources()
+    if closing is not None:
+        await closing

@@ -9,8 +9,6 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from decode_userapi.domain.jobs import JobState
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut
 from decode_userapi.services.jobs.applications import ListApplications
@@ -84,17 +82,10 @@ async def delete_job(
     await delete_job(user, job_id)
 
 
-def router(container: Container) -> Router:
+def router() -> Router:
     return Router(
         path="/jobs",
         tags=["jobs"],
         security=BEARER,
         route_handlers=[list_applications, list_jobs, get_job, submit_job, delete_job],
-        dependencies={
-            "list_applications": provide(container.list_applications),
-            "list_jobs": provide(container.list_jobs),
-            "get_job": provide(container.get_job),
-            "submit_job": provide(container.submit_job),
-            "delete_job": provide(container.delete_job),
-        },
     )
