@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from decode_userapi.adapters.memory.storage import InMemoryFileStorage
 from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
@@ -13,7 +14,6 @@ from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
-from tests.fakes import InMemoryFileStorage
 
 ALICE = User(id="alice-id", email="alice@example.org", groups=("users",))
 API_REQUEST = HttpRequestSpec("get", "http://api/files/x/download")
@@ -30,7 +30,7 @@ async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
 
 @pytest.fixture
 def storage() -> InMemoryFileStorage:
-    return InMemoryFileStorage()
+    return InMemoryFileStorage(presigned_url_base="https://storage.example/")
 
 
 @pytest.fixture

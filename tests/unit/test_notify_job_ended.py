@@ -1,9 +1,9 @@
 from datetime import UTC, datetime
 
+from decode_userapi.adapters.memory.notifier import RecordingNotifier
 from decode_userapi.domain.errors import UpstreamRejected
 from decode_userapi.domain.jobs import FilesDown, Job, JobSpec, JobState
 from decode_userapi.services.jobs.notify import NotifyJobEnded
-from tests.fakes import FakeNotifier
 
 JOB = Job(
     id=4,
@@ -30,7 +30,7 @@ class Sleeps:
 
 
 async def test_retries_while_the_provider_may_recover() -> None:
-    notifier, sleeps = FakeNotifier(failures=2), Sleeps()
+    notifier, sleeps = RecordingNotifier(failures=2), Sleeps()
     assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is True
     assert notifier.attempts == 3
     assert notifier.sent == [JOB]
@@ -38,14 +38,14 @@ async def test_retries_while_the_provider_may_recover() -> None:
 
 
 async def test_gives_up_after_the_last_retry_without_raising() -> None:
-    notifier, sleeps = FakeNotifier(failures=10), Sleeps()
+    notifier, sleeps = RecordingNotifier(failures=10), Sleeps()
     assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is False
     assert notifier.attempts == 3
     assert notifier.sent == []
 
 
 async def test_a_refusal_is_not_retried() -> None:
-    notifier, sleeps = FakeNotifier(failures=1, error=UpstreamRejected("bad sender")), Sleeps()
+    notifier, sleeps = RecordingNotifier(failures=1, error=UpstreamRejected("bad sender")), Sleeps()
     assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is False
     assert notifier.attempts == 1
     assert sleeps.delays == []

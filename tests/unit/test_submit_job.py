@@ -5,6 +5,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from decode_userapi.adapters.memory.catalog import StaticApplicationCatalog
+from decode_userapi.adapters.memory.jobs import InMemoryUnitOfWork
+from decode_userapi.adapters.memory.worker_gateway import RecordingWorkerGateway
 from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.domain.applications import ApplicationRegistry
 from decode_userapi.domain.errors import (
@@ -18,7 +21,6 @@ from decode_userapi.domain.jobs import FilesDown, Hardware, JobSpec
 from decode_userapi.domain.users import User
 from decode_userapi.ports.worker_gateway import QueuedJob
 from decode_userapi.services.jobs.submit import NewJob, SubmitJob
-from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeWorkerGateway
 from tests.registry_examples import registry_document
 
 ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
@@ -34,12 +36,12 @@ async def put(storage: LocalFileStorage, path: str, content: bytes = b"x") -> No
 
 class World:
     def __init__(self, root: Path) -> None:
-        self.uow = FakeUnitOfWork()
-        self.gateway = FakeWorkerGateway()
+        self.uow = InMemoryUnitOfWork()
+        self.gateway = RecordingWorkerGateway()
         self.storage = LocalFileStorage(root)
         self.submit = SubmitJob(
             self.uow,
-            FakeCatalog(ApplicationRegistry.parse(registry_document())),
+            StaticApplicationCatalog(ApplicationRegistry.parse(registry_document())),
             self.storage,
             self.gateway,
             clock=lambda: NOW,
@@ -151,14 +153,14 @@ async def test_the_worker_hears_only_of_a_committed_job(world: World) -> None:
     already be in the database by then."""
     committed_at_enqueue: list[set[int]] = []
 
-    class Watching(FakeWorkerGateway):
+    class Watching(RecordingWorkerGateway):
         async def enqueue(self, job: QueuedJob) -> None:
             committed_at_enqueue.append(set(world.uow.committed))
             await super().enqueue(job)
 
     world.submit = SubmitJob(
         world.uow,
-        FakeCatalog(ApplicationRegistry.parse(registry_document())),
+        StaticApplicationCatalog(ApplicationRegistry.parse(registry_document())),
         world.storage,
         Watching(),
         clock=lambda: NOW,

@@ -16,6 +16,9 @@ from decode_userapi.adapters.identity.cognito import CognitoIdentityProvider
 from decode_userapi.adapters.identity.local import LocalIdentityProvider
 from decode_userapi.adapters.identity.password_hash import HashingPool
 from decode_userapi.adapters.identity.signing_key import load_or_create_signing_key
+from decode_userapi.adapters.memory.notifier import RecordingNotifier
+from decode_userapi.adapters.memory.storage import InMemoryFileStorage
+from decode_userapi.adapters.memory.worker_gateway import RecordingWorkerGateway
 from decode_userapi.adapters.notifier.log import LogNotifier
 from decode_userapi.adapters.notifier.mailjet import MailjetNotifier
 from decode_userapi.adapters.persistence.database import (
@@ -124,6 +127,7 @@ class Container(containers.DeclarativeContainer):
     file_storage = providers.Selector(
         settings.provided.filesystem,
         local=providers.Singleton(LocalFileStorage, root=settings.provided.user_data_root_path),
+        memory=providers.Singleton(InMemoryFileStorage),
         s3=providers.Singleton(
             S3FileStorage,
             bucket=settings.provided.s3_bucket,
@@ -168,16 +172,21 @@ class Container(containers.DeclarativeContainer):
         ),
         check_interval=registry_check_interval,
     )
-    worker_gateway = providers.Singleton(
-        HttpWorkerGateway,
-        base_url=settings.provided.workerfacing_api_url,
-        api_key=settings.provided.internal_api_key,
+    worker_gateway = providers.Selector(
+        settings.provided.worker_gateway,
+        http=providers.Singleton(
+            HttpWorkerGateway,
+            base_url=settings.provided.workerfacing_api_url,
+            api_key=settings.provided.internal_api_key,
+        ),
+        memory=providers.Singleton(RecordingWorkerGateway),
     )
     notifier = providers.Selector(
         providers.Callable(
             lambda service: service or "log", settings.provided.email_sender_service
         ),
         log=providers.Singleton(LogNotifier),
+        memory=providers.Singleton(RecordingNotifier),
         mailjet=providers.Singleton(
             MailjetNotifier,
             sender=settings.provided.email_sender_address,

@@ -182,6 +182,8 @@ def settings_summary(settings: Settings) -> dict[str, object]:
         "storage": (
             f"s3://{settings.s3_bucket}/{settings.user_data_root_path}"
             if settings.filesystem == "s3"
+            else "memory"
+            if settings.filesystem == "memory"
             else f"local:{Path(settings.user_data_root_path).resolve()}"
         ),
         "identity": (

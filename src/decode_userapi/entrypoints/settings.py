@@ -180,7 +180,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     metrics_port: Positive | None = None
     """`METRICS_PORT`: serve metrics on this port instead of the API's `/metrics`."""
     # Data
-    filesystem: Literal["local", "s3"] = "local"
+    filesystem: Literal["local", "s3", "memory"] = "local"
+    """`memory`: files in this process's memory, lost when it ends (tests)."""
     s3_bucket: str | None = None
     s3_region: str | None = None
     s3_endpoint_url: str | None = None
@@ -199,6 +200,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     workerfacing_api_url: Annotated[str, parsed(lambda url: url.rstrip("/"))] = (
         "http://127.0.0.1:8001"
     )
+    """`memory://`: jobs are kept in a list instead of being sent (tests)."""
     internal_api_key: Secret = None
     """`INTERNAL_API_KEY_SECRET`."""
     # Identity
@@ -225,7 +227,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
         "./application_config.yaml"
     )
     # Email
-    email_sender_service: Literal["mailjet"] | None = None
+    email_sender_service: Literal["mailjet", "memory"] | None = None
+    """Unset: a log line; `memory`: kept in a list (tests)."""
     email_sender_address: str | None = None
     email_sender_api_key: str | None = None
     email_sender_secret_key: Secret = None
@@ -253,6 +256,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, rename=_variable):
     def sign_in_routes(self) -> bool:
         """Whether `POST /token` and `POST /login` are mounted."""
         return self.identity == "local" or self.auth is True
+
+    @property
+    def worker_gateway(self) -> Literal["http", "memory"]:
+        return "memory" if self.workerfacing_api_url.startswith("memory:") else "http"
 
     def secrets(self) -> list[str | None]:
         """The values of the secret settings (never to be logged)."""
