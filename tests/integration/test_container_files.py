@@ -14,16 +14,11 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from decode_userapi.entrypoints.settings import load_settings
+from decode_userapi.entrypoints.settings import VARIABLES, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS_SOURCE = ROOT / "src/decode_userapi/entrypoints/settings.py"
 READ_BY_OTHERS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PATH", "PYTHONUNBUFFERED"}
 """Variables read by boto3/obstore (the AWS chain) or by the image itself."""
-
-
-def _settings_names() -> set[str]:
-    return set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', SETTINGS_SOURCE.read_text()))
 
 
 def _compose() -> dict[str, Any]:
@@ -56,7 +51,7 @@ def test_compose_api_settings_are_real_and_point_at_the_services() -> None:
     compose = _compose()
     services = compose["services"]
     environment = {key: str(value) for key, value in services["api"]["environment"].items()}
-    unknown = environment.keys() - _settings_names() - READ_BY_OTHERS
+    unknown = environment.keys() - VARIABLES - READ_BY_OTHERS
     assert not unknown, f"not read by the service: {unknown}"
 
     settings = load_settings(environment, env_file=None)
@@ -83,7 +78,7 @@ def test_dockerfile_ships_the_registry_a_data_volume_and_a_healthcheck() -> None
     assert dict(final)["VOLUME"] == "/data"
     assert dict(final)["USER"] != "root"
     env = dict(re.findall(r"([A-Z0-9_]+)=(\S+)", dict(final)["ENV"]))
-    assert env.keys() - _settings_names() - READ_BY_OTHERS == set()
+    assert env.keys() - VARIABLES - READ_BY_OTHERS == set()
     copied = [rest.split() for name, rest in final if name == "COPY"]
     assert ["application_config.yaml", env["APPLICATION_CONFIG_FILE"]] in copied
     for key in ("DATABASE_URL", "USER_DATA_ROOT_PATH", "LOCAL_IDENTITY_KEY_PATH"):

@@ -11,12 +11,12 @@ import obstore
 import pytest
 from obstore.store import S3Store
 
+from decode_userapi.adapters.memory.storage import InMemoryFileStorage
 from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.adapters.storage.s3 import PART_SIZE, S3FileStorage
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.ports.file_storage import FileStorage
-from tests.fakes import InMemoryFileStorage
 from tests.servers.moto import REGION
 
 ROOT = "user_data"

@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from decode_userapi.adapters.memory.storage import InMemoryFileStorage
+from decode_userapi.adapters.memory.usage import InMemoryUsageLedger
 from decode_userapi.domain.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound, TooLarge
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
@@ -14,7 +16,6 @@ from decode_userapi.services.files.listing import ListFiles
 from decode_userapi.services.files.quota import StorageQuota
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
-from tests.fakes import FakeUsageLedger, InMemoryFileStorage
 
 ALICE = User(id="alice-id", email="alice@example.org", groups=("users",))
 API_REQUEST = HttpRequestSpec("get", "http://api/files/x/download")
@@ -31,7 +32,7 @@ async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
 
 @pytest.fixture
 def storage() -> InMemoryFileStorage:
-    return InMemoryFileStorage()
+    return InMemoryFileStorage(presigned_url_base="https://storage.example/")
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def spaces(storage: InMemoryFileStorage) -> UserSpaces:
 
 
 async def upload(spaces: UserSpaces, folder: str, name: str, content: bytes = b"data") -> None:
-    await UploadFile(spaces, StorageQuota(FakeUsageLedger()), max_bytes=100)(
+    await UploadFile(spaces, StorageQuota(InMemoryUsageLedger()), max_bytes=100)(
         ALICE, ref(folder), name, chunks(content)
     )
 
@@ -144,12 +145,12 @@ async def test_urls_prefer_the_storage_and_fall_back_to_the_api(spaces: UserSpac
     file_url = await GetDownloadUrl(spaces)(ALICE, ref("data/run/a.txt"), API_REQUEST)
     assert file_url.url == "https://storage.example/alice-id/data/run/a.txt"
     assert await GetDownloadUrl(spaces)(ALICE, ref("data/run"), API_REQUEST) == API_REQUEST
-    upload_url = await GetUploadUrl(spaces, StorageQuota(FakeUsageLedger()), max_bytes=10)(
+    upload_url = await GetUploadUrl(spaces, StorageQuota(InMemoryUsageLedger()), max_bytes=10)(
         ALICE, ref("data/run"), API_REQUEST
     )
     assert upload_url.data == {"key": "alice-id/data/run/"}
     with pytest.raises(InvalidInput):
-        await GetUploadUrl(spaces, StorageQuota(FakeUsageLedger()), max_bytes=10)(
+        await GetUploadUrl(spaces, StorageQuota(InMemoryUsageLedger()), max_bytes=10)(
             ALICE, ref("output"), API_REQUEST
         )
 
@@ -200,7 +201,7 @@ async def test_an_empty_folder_can_be_renamed(spaces: UserSpaces) -> None:
 async def test_delete_is_idempotent_and_keeps_predefined_folders(spaces: UserSpaces) -> None:
     await upload(spaces, "data/run", "a.txt")
     await upload(spaces, "config", "c.yaml")
-    delete = DeleteFile(spaces, FakeUsageLedger())
+    delete = DeleteFile(spaces, InMemoryUsageLedger())
     await delete(ALICE, ref("data/run/a.txt"))
     await delete(ALICE, ref("data/run/a.txt"))
     assert await listing(spaces, "data") == ["data/run/"]

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from decode_userapi.adapters.memory.jobs import InMemoryUnitOfWork
 from decode_userapi.domain.errors import InvalidInput, NotFound
 from decode_userapi.domain.job_events import JobEvent, JobEventKind
 from decode_userapi.domain.jobs import FilesDown, Job, JobSpec, JobState
 from decode_userapi.domain.users import User
 from decode_userapi.services.jobs.events import WatchJobEvents
 from decode_userapi.services.jobs.status import UpdateJobStatus
-from tests.fakes import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 ALICE = User(id="alice", email="alice@example.org", groups=("users",))
@@ -50,7 +50,7 @@ def a_job(status: JobState = JobState.QUEUED) -> Job:
     )
 
 
-async def stored(uow: FakeUnitOfWork, job: Job) -> Job:
+async def stored(uow: InMemoryUnitOfWork, job: Job) -> Job:
     async with uow:
         job = await uow.jobs.add(job)
         await uow.events.record(JobEvent.created(job))
@@ -70,7 +70,7 @@ async def stored(uow: FakeUnitOfWork, job: Job) -> Job:
 async def test_a_status_update_records_one_event_or_none(
     reported: JobState, details: str | None, kind: JobEventKind | None
 ) -> None:
-    uow = FakeUnitOfWork()
+    uow = InMemoryUnitOfWork()
     job = await stored(uow, a_job())
     await UpdateJobStatus(uow)(job.id, reported, details)
     recorded = [event.kind for event in uow.committed_events[1:]]
@@ -80,7 +80,7 @@ async def test_a_status_update_records_one_event_or_none(
 
 
 async def test_the_stream_of_one_job_ends_with_its_final_state() -> None:
-    uow = FakeUnitOfWork()
+    uow = InMemoryUnitOfWork()
     job = await stored(uow, a_job())
     await UpdateJobStatus(uow)(job.id, JobState.FINISHED, None)
     await UpdateJobStatus(uow)(job.id, JobState.FINISHED, "a late detail")  # after the end
@@ -97,7 +97,7 @@ async def test_the_stream_of_one_job_ends_with_its_final_state() -> None:
 
 
 async def test_the_stream_refuses_someone_elses_job_and_a_bad_last_id() -> None:
-    uow = FakeUnitOfWork()
+    uow = InMemoryUnitOfWork()
     job = await stored(uow, a_job())
     watch = WatchJobEvents(uow, NeverWakes(), keepalive_seconds=0.01)
     bob = User(id="bob", email="bob@example.org", groups=("users",))

@@ -2,11 +2,11 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from decode_userapi.adapters.memory.notifier import RecordingNotifier
 from decode_userapi.domain.errors import UpstreamRejected
 from decode_userapi.domain.jobs import JobState
 from decode_userapi.domain.users import User
 from decode_userapi.services.jobs.notify import NotifyJobEnded
-from tests.fakes import FakeNotifier
 from tests.registry_examples import submitted_job
 
 JOB = msgspec.structs.replace(
@@ -29,7 +29,7 @@ class Sleeps:
 
 
 async def test_retries_while_the_provider_may_recover() -> None:
-    notifier, sleeps = FakeNotifier(failures=2), Sleeps()
+    notifier, sleeps = RecordingNotifier(failures=2), Sleeps()
     assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is True
     assert notifier.attempts == 3
     assert notifier.sent == [JOB]
@@ -37,14 +37,14 @@ async def test_retries_while_the_provider_may_recover() -> None:
 
 
 async def test_gives_up_after_the_last_retry_without_raising() -> None:
-    notifier, sleeps = FakeNotifier(failures=10), Sleeps()
+    notifier, sleeps = RecordingNotifier(failures=10), Sleeps()
     assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is False
     assert notifier.attempts == 3
     assert notifier.sent == []
 
 
 async def test_a_refusal_is_not_retried() -> None:
-    notifier, sleeps = FakeNotifier(failures=1, error=UpstreamRejected("bad sender")), Sleeps()
+    notifier, sleeps = RecordingNotifier(failures=1, error=UpstreamRejected("bad sender")), Sleeps()
     assert await NotifyJobEnded(notifier, (1, 4), sleeps)(JOB) is False
     assert notifier.attempts == 1
     assert sleeps.delays == []

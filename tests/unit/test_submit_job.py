@@ -5,6 +5,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from decode_userapi.adapters.memory.catalog import StaticApplicationCatalog
+from decode_userapi.adapters.memory.jobs import InMemoryUnitOfWork
+from decode_userapi.adapters.memory.usage import InMemoryUsageLedger
+from decode_userapi.adapters.memory.worker_gateway import RecordingWorkerGateway
 from decode_userapi.adapters.storage.local import LocalFileStorage
 from decode_userapi.domain.applications import ApplicationRegistry
 from decode_userapi.domain.errors import (
@@ -21,7 +25,6 @@ from decode_userapi.domain.users import User
 from decode_userapi.ports.worker_gateway import QueuedJob
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.jobs.submit import SubmitJob
-from tests.fakes import FakeCatalog, FakeUnitOfWork, FakeUsageLedger, FakeWorkerGateway
 from tests.registry_examples import NO_HARDWARE, queued_handler, registry_document
 
 ALICE = User(id="id-alice", email="alice@example.org", groups=("users",))
@@ -37,18 +40,18 @@ async def put(storage: LocalFileStorage, path: str, content: bytes = b"x") -> No
 
 class World:
     def __init__(self, root: Path) -> None:
-        self.uow = FakeUnitOfWork()
-        self.gateway = FakeWorkerGateway()
+        self.uow = InMemoryUnitOfWork()
+        self.gateway = RecordingWorkerGateway()
         self.storage = LocalFileStorage(root)
         self.submit = self.submitting_to(self.gateway)
 
-    def submitting_to(self, gateway: FakeWorkerGateway) -> SubmitJob:
+    def submitting_to(self, gateway: RecordingWorkerGateway) -> SubmitJob:
         return SubmitJob(
             self.uow,
-            FakeCatalog(ApplicationRegistry.parse(registry_document())),
+            StaticApplicationCatalog(ApplicationRegistry.parse(registry_document())),
             UserSpaces(self.storage),
             gateway,
-            FakeUsageLedger(),
+            InMemoryUsageLedger(),
             clock=lambda: NOW,
         )
 
@@ -147,7 +150,7 @@ async def test_the_worker_hears_only_of_a_committed_job(world: World) -> None:
     already be in the database by then."""
     committed_at_enqueue: list[set[int]] = []
 
-    class Watching(FakeWorkerGateway):
+    class Watching(RecordingWorkerGateway):
         async def enqueue(self, job: QueuedJob) -> None:
             committed_at_enqueue.append(set(world.uow.committed))
             await super().enqueue(job)
@@ -170,10 +173,10 @@ async def test_an_idempotency_key_expires_after_its_time(world: World) -> None:
     now = [NOW]
     world.submit = SubmitJob(
         world.uow,
-        FakeCatalog(ApplicationRegistry.parse(registry_document())),
+        StaticApplicationCatalog(ApplicationRegistry.parse(registry_document())),
         UserSpaces(world.storage),
         world.gateway,
-        FakeUsageLedger(),
+        InMemoryUsageLedger(),
         clock=lambda: now[0],
         idempotency_ttl_seconds=60,
     )

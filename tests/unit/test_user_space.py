@@ -5,11 +5,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from decode_userapi.adapters.memory.storage import InMemoryFileStorage
 from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.services.files.space import UserFiles, UserSpaces
-from tests.fakes import InMemoryFileStorage
 
 ALICE = User(id="0b1c-uuid", email=None, groups=("users",))
 

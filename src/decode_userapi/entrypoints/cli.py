@@ -28,7 +28,12 @@ from decode_userapi.domain.files import human_size
 from decode_userapi.domain.quotas import UNLIMITED, Limits, parse_size
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.connections import ConnectionLimits, GuardedHttpToolsProtocol
-from decode_userapi.entrypoints.container import Container, build_container
+from decode_userapi.entrypoints.container import (
+    Container,
+    build_container,
+    close_resources,
+    open_resources,
+)
 from decode_userapi.entrypoints.http.app import create_app
 from decode_userapi.entrypoints.logs import configure_logging, secrets_of, settings_summary
 from decode_userapi.entrypoints.metrics import MULTIPROCESS_DIR, exposition_registry
@@ -147,19 +152,26 @@ def migrate(_: argparse.Namespace) -> None:
     print("decode-userapi: database is up to date")
 
 
-def _on_accounts(action: Callable[[Container], Awaitable[T]], *, quiet: bool = True) -> T:
+def _on_accounts(
+    action: Callable[[Container], Awaitable[T]],
+    *,
+    quiet: bool = True,
+    prepare: Callable[[Container], None] = lambda _: None,
+) -> T:
     """Migrate (quietly), run `action` with a container, return what it returns; a
     domain error is one line on standard error and exit code 1. `quiet`: log warnings
-    only."""
+    only. `prepare` adjusts the container before its resources open."""
     settings = _settings(quiet=quiet)
     _migrate(settings)
     container = build_container(settings)
+    prepare(container)
 
     async def run() -> T:
+        await open_resources(container)
         try:
             return await action(container)
         finally:
-            await container.engine().dispose()
+            await close_resources(container)
 
     try:
         return asyncio.run(run())
@@ -300,13 +312,15 @@ def show_usage(args: argparse.Namespace) -> None:
 
 
 def cleanup(args: argparse.Namespace) -> None:
-    async def run(container: Container) -> CleanupSummary:
+    def no_silent_staging_cleanup(container: Container) -> None:
         # The cleanup's own sweep of the staging folder logs what it removes (and a dry
         # run removes nothing): the storage does not clean it silently when it opens.
         container.staging_cleaned_at_open.override(providers.Object(False))
+
+    async def run(container: Container) -> CleanupSummary:
         return await container.cleanup()(dry_run=args.dry_run)
 
-    summary = _on_accounts(run, quiet=False)
+    summary = _on_accounts(run, quiet=False, prepare=no_silent_staging_cleanup)
     verb = "would remove" if summary.dry_run else "removed"
     kinds = dict.fromkeys(["job", *(removal.kind for removal in summary.removals)])
     counted = []

@@ -1,8 +1,13 @@
 """The one dependency container: picks the adapters from the settings.
 
-Tests override providers (`container.file_storage.override(...)`).
+Tests override providers (`container.file_storage.override(...)`). What must be opened
+at start or closed at the end is a `Resource` at the bottom: `open_resources` and
+`close_resources` run them all, for the app's lifespan and for the CLI alike.
 """
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio.to_thread
 from dependency_injector import containers, providers
 
 from decode_userapi.adapters.catalog.sources import open_source
@@ -13,6 +18,9 @@ from decode_userapi.adapters.identity.password_hash import HashingPool
 from decode_userapi.adapters.identity.signing_key import load_or_create_signing_key
 from decode_userapi.adapters.job_events.local import InProcessJobEventFeed
 from decode_userapi.adapters.job_events.postgres import PostgresJobEventFeed
+from decode_userapi.adapters.memory.notifier import RecordingNotifier
+from decode_userapi.adapters.memory.storage import InMemoryFileStorage
+from decode_userapi.adapters.memory.worker_gateway import RecordingWorkerGateway
 from decode_userapi.adapters.notifier.log import LogNotifier
 from decode_userapi.adapters.notifier.mailjet import MailjetNotifier
 from decode_userapi.adapters.persistence.database import (
@@ -61,6 +69,16 @@ from decode_userapi.services.jobs.submit import SubmitJob
 from decode_userapi.services.readiness import CheckReadiness
 from decode_userapi.services.retention import Cleanup
 from decode_userapi.services.usage import DescribeUsage, RecountUsage, SetQuota
+
+
+async def _opened_in_a_thread(open_: Callable[[], object]) -> AsyncIterator[None]:
+    await anyio.to_thread.run_sync(open_)
+    yield
+
+
+async def _closed_at_the_end(close: Callable[[], Awaitable[object]]) -> AsyncIterator[None]:
+    yield
+    await close()
 
 
 class Container(containers.DeclarativeContainer):
@@ -142,6 +160,7 @@ class Container(containers.DeclarativeContainer):
             root=settings.provided.user_data_root_path,
             clean_staging=staging_cleaned_at_open,
         ),
+        memory=providers.Singleton(InMemoryFileStorage),
         s3=providers.Singleton(
             S3FileStorage,
             bucket=settings.provided.s3_bucket,
@@ -229,16 +248,21 @@ class Container(containers.DeclarativeContainer):
         ),
         check_interval=registry_check_interval,
     )
-    worker_gateway = providers.Singleton(
-        HttpWorkerGateway,
-        base_url=settings.provided.workerfacing_api_url,
-        api_key=settings.provided.internal_api_key,
+    worker_gateway = providers.Selector(
+        settings.provided.worker_gateway,
+        http=providers.Singleton(
+            HttpWorkerGateway,
+            base_url=settings.provided.workerfacing_api_url,
+            api_key=settings.provided.internal_api_key,
+        ),
+        memory=providers.Singleton(RecordingWorkerGateway),
     )
     notifier = providers.Selector(
         providers.Callable(
             lambda service: service or "log", settings.provided.email_sender_service
         ),
         log=providers.Singleton(LogNotifier),
+        memory=providers.Singleton(RecordingNotifier),
         mailjet=providers.Singleton(
             MailjetNotifier,
             sender=settings.provided.email_sender_address,
@@ -293,6 +317,7 @@ class Container(containers.DeclarativeContainer):
             ),
         ),
         s3=providers.List(),
+        memory=providers.List(),
     )
     """What `cleanup` sweeps besides jobs. The expired resumable/multipart uploads'
     sweeper joins both lists here."""
@@ -306,6 +331,28 @@ class Container(containers.DeclarativeContainer):
         retention_days=settings.provided.job_retention_days,
     )
 
+    # Lifecycles: opened by `open_resources`, closed by `close_resources`. Each wraps a
+    # provider above, which stays a plain singleton, so calling it never needs an await.
+    storage_opened = providers.Resource(_opened_in_a_thread, file_storage.provider)
+    """Local storage cleans its staging folder of what a crashed process left."""
+    worker_gateway_closed = providers.Resource(_closed_at_the_end, worker_gateway.provided.aclose)
+    engine_closed = providers.Resource(_closed_at_the_end, engine.provided.dispose)
+    job_event_feed_closed = providers.Resource(_closed_at_the_end, job_event_feed.provided.aclose)
+
 
 def build_container(settings: Settings) -> Container:
     return Container(settings=settings)
+
+
+async def open_resources(container: Container) -> None:
+    """Open what needs opening (the container's `Resource` providers)."""
+    opening = container.init_resources()
+    if opening is not None:  # None only if no resource were asynchronous
+        await opening
+
+
+async def close_resources(container: Container) -> None:
+    """Close HTTP clients and database connections, in one place."""
+    closing = container.shutdown_resources()
+    if closing is not None:
+        await closing

@@ -168,12 +168,7 @@ def configure_logging(
 
 def secrets_of(settings: Settings) -> list[str | None]:
     """Values that must never reach a log line."""
-    return [
-        settings.internal_api_key,
-        settings.cognito_secret,
-        settings.email_sender_api_key,
-        settings.email_sender_secret_key,
-    ]
+    return [*settings.secrets(), settings.email_sender_api_key]
 
 
 def settings_summary(settings: Settings) -> dict[str, object]:
@@ -187,6 +182,8 @@ def settings_summary(settings: Settings) -> dict[str, object]:
         "storage": (
             f"s3://{settings.s3_bucket}/{settings.user_data_root_path}"
             if settings.filesystem == "s3"
+            else "memory"
+            if settings.filesystem == "memory"
             else f"local:{Path(settings.user_data_root_path).resolve()}"
         ),
         "identity": (

@@ -11,8 +11,9 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from decode_userapi.adapters.persistence.database import upgrade
-from decode_userapi.entrypoints.container import Container
+from decode_userapi.entrypoints.container import Container, close_resources, open_resources
 from decode_userapi.entrypoints.http.auth import user_dependency
+from decode_userapi.entrypoints.http.dependencies import container_dependencies
 from decode_userapi.entrypoints.http.docs import openapi_config, openapi_document, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
 from decode_userapi.entrypoints.http.json_body import require_json_body
@@ -51,31 +52,27 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     async def apply_migrations() -> None:
         await anyio.to_thread.run_sync(upgrade, settings.database_url)
 
-    async def open_storage() -> None:
-        """Opened at start, not at the first request: local storage cleans its staging
-        folder of what a crashed process left when it opens."""
-        await anyio.to_thread.run_sync(container.file_storage)
+    async def open_container() -> None:
+        await open_resources(container)
 
-    async def close_resources() -> None:
-        await container.worker_gateway().aclose()
-        await container.job_event_feed().aclose()
-        await container.engine().dispose()
+    async def close_container() -> None:
+        await close_resources(container)
 
-    on_startup = [apply_migrations, open_storage] if migrate else [open_storage]
-    on_shutdown = [close_resources]
+    on_startup = [apply_migrations, open_container] if migrate else [open_container]
+    on_shutdown = [close_container]
     if settings.cleanup_interval_seconds is not None:
         cleanup = PeriodicTask(lambda: container.cleanup()(), settings.cleanup_interval_seconds)
         on_startup.append(cleanup.start)
         on_shutdown.insert(0, cleanup.stop)
 
     handlers: list[ControllerRouterHandler] = [
-        general.router(container),
-        auth.router(container),
-        jobs.router(container),
-        job_streams.router(container),
-        internal.router(container),
-        files.router(container),
-        uploads.router(container),
+        general.router(),
+        auth.router(settings),
+        jobs.router(),
+        job_streams.router(settings),
+        internal.router(lambda: container.settings().internal_api_key),
+        files.router(),
+        uploads.router(),
         openapi_json,
         swagger_assets(),
     ]
@@ -96,6 +93,7 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
     return Litestar(
         route_handlers=handlers,
         dependencies={
+            **container_dependencies(container),
             "user": user_dependency(container.identity_verifier, origins),
             "origins": Provide(lambda: origins, sync_to_thread=False),
         },

@@ -11,25 +11,7 @@ from urllib.parse import urlsplit
 from litestar import Request
 
 from decode_userapi.domain.errors import InvalidInput
-from decode_userapi.entrypoints.settings import Settings
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin_of(url: str) -> str | None:
-    """`scheme://host[:port]` of `url`, lower-cased, without a default port; None when
-    `url` has no http(s) scheme and host (e.g. the `null` origin)."""
-    try:
-        parsed = urlsplit(url.strip())
-        port = parsed.port
-    except ValueError:
-        return None
-    if parsed.scheme.lower() not in DEFAULT_PORTS or not parsed.hostname:
-        return None
-    scheme = parsed.scheme.lower()
-    host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
-    shown_port = "" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}"
-    return f"{scheme}://{host}{shown_port}"
+from decode_userapi.entrypoints.settings import Settings, origin_of
 
 
 class Origins:
@@ -41,7 +23,7 @@ class Origins:
         public = origin_of(settings.public_url) if settings.public_url else None
         self._trusted = frozenset(
             [
-                *(origin_of(url) or url for url in settings.frontend_urls),
+                *settings.frontend_urls,
                 *([public] if public else []),
             ]
         )

@@ -16,8 +16,6 @@ from litestar.types import ControllerRouterHandler
 
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.ports.identity_verifier import IdentityVerifier
@@ -200,23 +198,12 @@ async def login(
     return Response(LoginResponse(message="Signed in."), status_code=201, cookies=[cookie])
 
 
-def router(container: Container) -> Router:
-    settings = container.settings()
+def router(settings: Settings) -> Router:
     handlers: list[ControllerRouterHandler] = [access_info, jwks, describe_user]
     if settings.self_registration:
         handlers.append(register)
     if settings.sign_in_routes:
         handlers.extend([token, login])
     return Router(
-        path="/",
-        tags=["auth"],
-        route_handlers=handlers,
-        request_max_body_size=MAX_FORM_BYTES,
-        dependencies={
-            "settings": provide(container.settings),
-            "identity_verifier": provide(container.identity_verifier),
-            "sign_up": provide(container.sign_up),
-            "sign_in": provide(container.sign_in),
-            "describe_usage": provide(container.describe_usage),
-        },
+        path="/", tags=["auth"], route_handlers=handlers, request_max_body_size=MAX_FORM_BYTES
     )

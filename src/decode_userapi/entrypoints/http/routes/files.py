@@ -40,8 +40,6 @@ from litestar.status_codes import (
 from decode_userapi.domain.errors import InvalidInput, NotAllowed
 from decode_userapi.domain.files import FileEntry, FileRef
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.origins import Origins
@@ -412,20 +410,7 @@ async def remove(
     await delete_file(user, FileRef.parse(path))
 
 
-def router(container: Container) -> Router:
+def router() -> Router:
     return Router(
-        path="/files",
-        security=BEARER,
-        route_handlers=[read, peek, write, rename, remove],
-        dependencies={
-            "list_files": provide(container.list_files),
-            "download_file": provide(container.download_file),
-            "get_download_url": provide(container.get_download_url),
-            "upload_file": provide(container.upload_file),
-            "create_folder": provide(container.create_folder),
-            "get_upload_url": provide(container.get_upload_url),
-            "direct_uploads": provide(container.direct_uploads),
-            "rename_file": provide(container.rename_file),
-            "delete_file": provide(container.delete_file),
-        },
+        path="/files", security=BEARER, route_handlers=[read, peek, write, rename, remove]
     )

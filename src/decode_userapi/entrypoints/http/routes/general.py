@@ -5,8 +5,6 @@ from litestar import MediaType, Response, Router, get
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.services.readiness import CheckReadiness
 
 WELCOME = "Welcome to the DECODE OpenCloud User-facing API"
@@ -30,9 +28,5 @@ async def ready(check_readiness: NamedDependency[CheckReadiness]) -> Response[di
     return Response(checks, status_code=HTTP_200_OK if healthy else HTTP_503_SERVICE_UNAVAILABLE)
 
 
-def router(container: Container) -> Router:
-    return Router(
-        path="/",
-        route_handlers=[welcome, live, ready],
-        dependencies={"check_readiness": provide(container.check_readiness)},
-    )
+def router() -> Router:
+    return Router(path="/", route_handlers=[welcome, live, ready])

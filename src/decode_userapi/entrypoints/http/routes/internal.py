@@ -14,8 +14,6 @@ from litestar.params import JSONBody
 from litestar.types import Guard
 
 from decode_userapi.domain.errors import NotAuthenticated
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import API_KEY
 from decode_userapi.entrypoints.http.schemas_jobs import StatusUpdateIn
 from decode_userapi.services.jobs.notify import NotifyJobEnded
@@ -69,15 +67,12 @@ async def update_job_status(
     )
 
 
-def router(container: Container) -> Router:
+def router(api_key: Callable[[], str | None]) -> Router:
+    """`api_key` is read per request (tests change the settings late)."""
     return Router(
         path="/",
         tags=["internal"],
         security=API_KEY,
         route_handlers=[update_job_status],
-        guards=[api_key_guard(lambda: container.settings().internal_api_key)],
-        dependencies={
-            "update_job_status": provide(container.update_job_status),
-            "notify_job_ended": provide(container.notify_job_ended),
-        },
+        guards=[api_key_guard(api_key)],
     )

@@ -25,11 +25,10 @@ from decode_userapi.domain.errors import InvalidInput, Overloaded
 from decode_userapi.domain.job_events import JobEvent, JobEventKind
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.connections import mark_live_stream
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.schemas import ErrorBody
 from decode_userapi.entrypoints.http.schemas_jobs import JobOut
+from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.jobs.events import WatchJobEvents
 from decode_userapi.services.jobs.logs import ReadJobLog
 
@@ -252,16 +251,12 @@ async def job_log(
     return Stream(chunks, media_type="text/plain; charset=utf-8", headers=NO_BUFFERING)
 
 
-def router(container: Container) -> Router:
-    slots = StreamSlots(container.settings().live_streams_max)
+def router(settings: Settings) -> Router:
+    slots = StreamSlots(settings.live_streams_max)
     return Router(
         path="/jobs",
         tags=["jobs"],
         security=BEARER,
         route_handlers=[all_job_events, job_events, job_log],
-        dependencies={
-            "watch_job_events": provide(container.watch_job_events),
-            "read_job_log": provide(container.read_job_log),
-            "stream_slots": Provide(lambda: slots, sync_to_thread=False),
-        },
+        dependencies={"stream_slots": Provide(lambda: slots, sync_to_thread=False)},
     )

@@ -14,8 +14,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from decode_userapi.domain.idempotency import Once
 from decode_userapi.domain.jobs import JobQuery, JobState, parse_moment, parse_tag_filter
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.routes.files import NEXT_CURSOR
 from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut, RerunIn
@@ -293,7 +291,7 @@ async def rerun_job(
     return _created(submitted)
 
 
-def router(container: Container) -> Router:
+def router() -> Router:
     return Router(
         path="/jobs",
         tags=["jobs"],
@@ -307,14 +305,4 @@ def router(container: Container) -> Router:
             cancel_job,
             rerun_job,
         ],
-        dependencies={
-            "list_applications": provide(container.list_applications),
-            "list_jobs": provide(container.list_jobs),
-            "get_job": provide(container.get_job),
-            "submit_job": provide(container.submit_job),
-            "delete_job": provide(container.delete_job),
-            "cancel_job": provide(container.cancel_job),
-            "rerun_job": provide(container.rerun_job),
-            "notify_job_ended": provide(container.notify_job_ended),
-        },
     )

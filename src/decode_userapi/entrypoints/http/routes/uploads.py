@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from litestar import Request, Response, Router, delete, head, patch, post, route
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, InternalServerException
 from litestar.openapi.datastructures import ResponseSpec
@@ -25,11 +25,10 @@ from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.uploads import CHECKSUM_ALGORITHMS, Checksum, ResumableUpload
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.container import Container
-from decode_userapi.entrypoints.http.dependencies import provide
 from decode_userapi.entrypoints.http.docs import BEARER
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.schemas import ErrorBody
+from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.files.resumable import ResumableUploads
 
 TUS_VERSION = "1.0.0"
@@ -161,7 +160,7 @@ def _state(upload: ResumableUpload) -> dict[str, str]:
     status_code=HTTP_204_NO_CONTENT,
     security=[],
 )
-async def discover(max_upload_bytes: NamedDependency[int]) -> Response[None]:
+async def discover(settings: NamedDependency[Settings]) -> Response[None]:
     """`Tus-Version`, `Tus-Extension` and `Tus-Max-Size` (`MAX_UPLOAD_BYTES`)."""
     return Response(
         None,
@@ -170,7 +169,7 @@ async def discover(max_upload_bytes: NamedDependency[int]) -> Response[None]:
             "Tus-Resumable": TUS_VERSION,
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": EXTENSIONS,
-            "Tus-Max-Size": str(max_upload_bytes),
+            "Tus-Max-Size": str(settings.max_upload_bytes),
             "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
         },
     )
@@ -292,15 +291,9 @@ async def terminate(
     return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Tus-Resumable": TUS_VERSION})
 
 
-def router(container: Container) -> Router:
+def router() -> Router:
     return Router(
         path="/uploads",
         security=BEARER,
         route_handlers=[discover, create, offset, append, terminate],
-        dependencies={
-            "resumable_uploads": provide(container.resumable_uploads),
-            "max_upload_bytes": Provide(
-                lambda: container.settings().max_upload_bytes, sync_to_thread=False
-            ),
-        },
     )

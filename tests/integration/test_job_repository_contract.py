@@ -1,0 +1,179 @@
+"""What every `UnitOfWork` and its `JobRepository` promise (ports/unit_of_work.py and
+ports/job_repository.py), run against SQLite, PostgreSQL and the in-memory one."""
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio.to_thread
+import msgspec
+import pytest
+
+from decode_userapi.adapters.job_events.local import InProcessJobEventFeed
+from decode_userapi.adapters.memory.jobs import InMemoryJobStore, InMemoryUnitOfWork
+from decode_userapi.adapters.persistence.database import (
+    create_engine,
+    create_session_factory,
+    upgrade,
+)
+from decode_userapi.adapters.persistence.unit_of_work import SqlaUnitOfWork
+from decode_userapi.domain.errors import AlreadyExists
+from decode_userapi.domain.jobs import FilesDown, Job, JobQuery, JobSpec, JobState
+from decode_userapi.ports.unit_of_work import UnitOfWork
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+NewUnitOfWork = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new empty database's URL, or `memory`."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return "memory" if request.param == "memory" else f"sqlite:///{tmp_path}/jobs.sqlite"
+
+
+@pytest.fixture
+async def new_uow(database: str) -> AsyncIterator[NewUnitOfWork]:
+    if database == "memory":
+        store = InMemoryJobStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    url = database.replace("sqlite://", "sqlite+aiosqlite://")
+    await anyio.to_thread.run_sync(upgrade, url)
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    feed = InProcessJobEventFeed()
+    yield lambda: SqlaUnitOfWork(sessions, feed)
+    await engine.dispose()
+
+
+def job(name: str = "j", user: str = "u1", created: datetime = T0) -> Job:
+    return Job(
+        user_id=user,
+        user_email=f"{user}@example.org",
+        job_name=name,
+        environment="cloud",
+        priority=1,
+        spec=JobSpec("decode", "v1", "train"),
+        files_down=FilesDown("exp1", ("a", "b"), ()),
+        env_vars={"SEED": "1"},
+        hardware=None,
+        date_created=created,
+    )
+
+
+async def add(new_uow: NewUnitOfWork, *jobs: Job) -> list[Job]:
+    async with new_uow() as uow:
+        added = [await uow.jobs.add(one) for one in jobs]
+        await uow.commit()
+    return added
+
+
+async def test_a_job_is_kept_with_every_field_only_once_committed(new_uow: NewUnitOfWork) -> None:
+    async with new_uow() as uow:
+        added = await uow.jobs.add(job())
+        assert added.id > 0
+        assert await uow.jobs.get(added.id) == added
+        async with new_uow() as other:
+            assert await other.jobs.get(added.id) is None
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.jobs.get(added.id) == added
+    assert msgspec.structs.replace(added, id=0) == job()
+
+
+async def test_leaving_without_commit_keeps_nothing(new_uow: NewUnitOfWork) -> None:
+    [kept] = await add(new_uow, job("kept"))
+    async with new_uow() as uow:
+        dropped = await uow.jobs.add(job("dropped"))
+        await uow.jobs.delete(kept.id)
+    async with new_uow() as uow:
+        assert await uow.jobs.get(dropped.id) is None
+        assert await uow.jobs.get(kept.id) == kept
+
+
+async def test_rollback_drops_the_changes_since_the_last_commit(new_uow: NewUnitOfWork) -> None:
+    async with new_uow() as uow:
+        first = await uow.jobs.add(job("first"))
+        await uow.commit()
+        second = await uow.jobs.add(job("second"))
+        await uow.rollback()
+        assert await uow.jobs.get(second.id) is None
+        assert await uow.jobs.get(first.id) == first
+
+
+async def test_one_name_per_user(new_uow: NewUnitOfWork) -> None:
+    await add(new_uow, job("same"))
+    with pytest.raises(AlreadyExists):
+        async with new_uow() as uow:
+            await uow.jobs.add(job("same"))
+    [other] = await add(new_uow, job("same", user="u2"))
+    assert other.user_id == "u2"
+
+
+async def test_ids_are_never_reused(new_uow: NewUnitOfWork) -> None:
+    [first] = await add(new_uow, job("first"))
+    async with new_uow() as uow:
+        await uow.jobs.delete(first.id)
+        await uow.jobs.delete(first.id + 1000)  # missing: fine
+        await uow.commit()
+    [again] = await add(new_uow, job("first"))
+    assert again.id > first.id
+    async with new_uow() as uow:
+        assert await uow.jobs.get(first.id) is None
+        assert await uow.jobs.get(2**63) is None
+        assert await uow.jobs.get(-1) is None
+
+
+async def test_a_user_lists_their_jobs_newest_first(new_uow: NewUnitOfWork) -> None:
+    late = T0 + timedelta(hours=1)
+    await add(new_uow, job("a"), job("b", created=late), job("c", created=late))
+    await add(new_uow, job("theirs", user="u2"))
+    async with new_uow() as uow:
+        listed = await uow.jobs.list_for_user(
+            "u1",
+            JobQuery(),
+            offset=0,
+            limit=10,
+        )
+        assert [one.job_name for one in listed] == ["c", "b", "a"]
+        page = await uow.jobs.list_for_user(
+            "u1",
+            JobQuery(),
+            offset=1,
+            limit=1,
+        )
+        assert [one.job_name for one in page] == ["b"]
+        assert (
+            await uow.jobs.list_for_user(
+                "u1",
+                JobQuery(),
+                offset=10**12,
+                limit=10,
+            )
+            == []
+        )
+        assert (
+            await uow.jobs.list_for_user(
+                "u1", JobQuery(statuses=(JobState.RUNNING,)), offset=0, limit=10
+            )
+            == []
+        )
+
+
+async def test_an_update_keeps_status_dates_and_details(new_uow: NewUnitOfWork) -> None:
+    [added] = await add(new_uow, job())
+    async with new_uow() as uow:
+        current = await uow.jobs.get(added.id, for_update=True)
+        assert current is not None
+        current.report(JobState.RUNNING, "started on gpu-1", T0 + timedelta(minutes=1))
+        await uow.jobs.update(current)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.jobs.get(added.id) == current
+        running = await uow.jobs.list_for_user(
+            "u1", JobQuery(statuses=(JobState.RUNNING,)), offset=0, limit=10
+        )
+        assert running == [current]
