@@ -13,8 +13,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from decode_userapi.entrypoints.container import build_container
 from decode_userapi.entrypoints.settings import Settings
 from tests.conftest import HeadersFor
+from tests.integration.live_app import serve_in_thread
 from tests.servers.moto import REGION
 
 Client = AsyncTestClient[Litestar]
@@ -170,3 +172,40 @@ async def test_local_storage_says_it_takes_no_direct_uploads(
     )
     assert response.status_code == 405, response.text
     assert "/uploads/" in response.json()["detail"]
+
+
+@pytest.mark.usefixtures("s3_only")
+def test_the_storage_quota_applies_at_start_and_on_completion(
+    settings: Settings, alice: dict[str, str]
+) -> None:
+    """Over the quota at start: 413 at once. Two uploads that each fit but not together
+    both start (nothing is held while the parts go to S3); the one completed last is
+    refused and its file removed."""
+    quota = msgspec.structs.replace(settings, quota_bytes=1000)
+    with serve_in_thread(build_container(quota)) as url, httpx.Client(base_url=url) as http:
+        over = http.post(
+            "/files/data/multipart", headers=alice, json={"filename": "a.bin", "size": 1001}
+        )
+        assert over.status_code == 413, over.text
+        assert over.json()["detail"].startswith("Storage quota 1.0 kB would be exceeded")
+
+        plans = [
+            http.post(
+                "/files/data/multipart", headers=alice, json={"filename": name, "size": 600}
+            ).json()
+            for name in ("one.bin", "two.bin")
+        ]
+        done = [
+            http.post(
+                f"/files/data/multipart/{plan['upload_id']}/complete",
+                headers=alice,
+                json={"parts": _put_parts(plan, b"m" * 600)},
+            )
+            for plan in plans
+        ]
+        assert [answer.status_code for answer in done] == [201, 413], done[1].text
+        assert [entry["path"] for entry in http.get("/files/data", headers=alice).json()] == [
+            "data/one.bin"
+        ]
+        assert http.get("/user", headers=alice).json()["usage"]["bytes"] == 600
+    assert _open_uploads(settings) == []

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -26,6 +27,7 @@ from decode_userapi.adapters.storage.local import UPLOADS, LocalFileStorage
 from decode_userapi.domain.files import FileRef
 from decode_userapi.entrypoints.container import Container, build_container
 from decode_userapi.entrypoints.settings import Settings
+from tests.integration.cli_run import cli
 from tests.integration.live_app import serve_in_thread
 from tests.servers.fixtures import signed_in_headers
 from tests.servers.moto import REGION
@@ -365,3 +367,109 @@ async def test_local_staging_survives_a_restart(tmp_path: Path) -> None:
     await restarted.finish(ref, staging, offset)
     assert (tmp_path / "u1" / "data" / "f.bin").read_bytes() == b"abcdef"
     assert os.listdir(tmp_path / UPLOADS) == []
+
+
+QUOTA = {"quota_bytes": 1000}
+
+
+def _create_sized(live: Live, headers: dict[str, str], length: int, name: str) -> httpx.Response:
+    return _create(
+        live,
+        headers,
+        **TUS,
+        **{"Upload-Length": str(length), "Upload-Metadata": _meta("data", name)},
+    )
+
+
+def _patch(url: str, headers: dict[str, str], offset: int, content: bytes) -> httpx.Response:
+    return httpx.patch(
+        url,
+        headers={
+            **headers,
+            **TUS,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+        },
+        content=content,
+    )
+
+
+def _used(live: Live, headers: dict[str, str]) -> dict[str, int]:
+    body = httpx.get(f"{live.url}/user", headers=headers).json()
+    return {key: body["usage"][key] for key in ("bytes", "files")}
+
+
+@pytest.mark.parametrize("overrides", [QUOTA])
+def test_an_upload_declaring_more_than_the_quota_is_refused_before_any_byte(
+    live: Live, alice: dict[str, str]
+) -> None:
+    refused = _create_sized(live, alice, 1001, "big.bin")
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["detail"].startswith("Storage quota 1.0 kB would be exceeded"), (
+        refused.text
+    )
+    assert _staged_uploads(live) == []
+    assert _used(live, alice) == {"bytes": 0, "files": 0}
+
+
+@pytest.mark.parametrize("overrides", [QUOTA])
+def test_a_finished_upload_counts_and_a_terminated_one_gives_its_room_back(
+    live: Live, alice: dict[str, str]
+) -> None:
+    first = _create_sized(live, alice, 600, "first.bin")
+    assert first.status_code == 201, first.text
+    assert _create_sized(live, alice, 600, "second.bin").status_code == 413  # 600 held
+    gone = httpx.delete(first.headers["location"], headers={**alice, **TUS})
+    assert gone.status_code == 204, gone.text
+
+    second = _create_sized(live, alice, 600, "second.bin")
+    assert second.status_code == 201, second.text
+    assert _patch(second.headers["location"], alice, 0, b"s" * 600).status_code == 204
+    assert _used(live, alice) == {"bytes": 600, "files": 1}
+    assert _create_sized(live, alice, 401, "third.bin").status_code == 413
+
+
+@pytest.mark.parametrize("overrides", [QUOTA])
+async def test_parallel_creations_over_the_quota_accept_at_most_one(
+    live: Live, alice: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(headers={**alice, **TUS}) as http:
+        statuses = await asyncio.gather(
+            *(
+                http.post(
+                    f"{live.url}/uploads/",
+                    headers={"Upload-Length": "600", "Upload-Metadata": _meta("data", name)},
+                )
+                for name in ("one.bin", "two.bin")
+            )
+        )
+    assert sorted(answer.status_code for answer in statuses) in ([201, 413], [413, 413]), statuses
+
+
+@pytest.mark.parametrize("overrides", [{**QUOTA, "resumable_upload_expiry_seconds": 1}])
+def test_cleanup_removes_an_expired_upload_and_gives_its_room_back(
+    live: Live, alice: dict[str, str], tmp_path: Path
+) -> None:
+    created = _create_sized(live, alice, 1000, "late.bin")
+    assert created.status_code == 201, created.text
+    assert _patch(created.headers["location"], alice, 0, b"l" * 300).status_code == 204
+    time.sleep(1.2)
+
+    dry = cli(live.settings, tmp_path, "cleanup", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "1 expired upload(s) (300 Bytes)" in dry.stdout, dry.stdout
+    assert len(_staged_uploads(live)) == 1
+    plain = {"file": ("plain.bin", b"p" * 500)}
+    refused = httpx.post(f"{live.url}/files/data/upload", headers=alice, files=plain)
+    assert refused.status_code == 413, refused.text  # the dry run released nothing
+
+    done = cli(live.settings, tmp_path, "cleanup")
+    assert "removed 0 job(s) (0 Bytes), 1 expired upload(s) (300 Bytes)" in done.stdout, done.stdout
+    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    removals = [line for line in logged if line.get("removal") == "expired upload"]
+    assert [(line["user_id"] is not None, line["bytes_freed"]) for line in removals] == [
+        (True, 300)
+    ]
+    assert _staged_uploads(live) == []
+    stored = httpx.post(f"{live.url}/files/data/upload", headers=alice, files=plain)
+    assert stored.status_code == 201, stored.text

@@ -33,6 +33,9 @@ class ResumableUpload(msgspec.Struct, frozen=True):
     offset: int
     expires_at: datetime
     staging: Staging
+    reservation_id: int | None = None
+    """The usage ledger's hold on the user's quota for `length` bytes and one file
+    (None: an upload created before quotas applied to resumable uploads)."""
 
     @property
     def is_complete(self) -> bool:

@@ -53,7 +53,11 @@ from decode_userapi.services.files.direct import DirectMultipartUploads
 from decode_userapi.services.files.downloads import DownloadFile, GetDownloadUrl
 from decode_userapi.services.files.listing import ListFiles
 from decode_userapi.services.files.quota import StorageQuota
-from decode_userapi.services.files.resumable import AbortExpiredUploads, ResumableUploads
+from decode_userapi.services.files.resumable import (
+    AbortExpiredUploads,
+    ExpiredUploadsSweeper,
+    ResumableUploads,
+)
 from decode_userapi.services.files.space import UserSpaces
 from decode_userapi.services.files.uploads import CreateFolder, GetUploadUrl, UploadFile
 from decode_userapi.services.jobs.applications import ListApplications
@@ -210,6 +214,7 @@ class Container(containers.DeclarativeContainer):
         spaces=user_spaces,
         storage=file_storage,
         uploads=upload_repository,
+        ledger=usage_ledger,
         max_bytes=settings.provided.max_upload_bytes,
         expiry_seconds=settings.provided.resumable_upload_expiry_seconds,
     )
@@ -217,10 +222,11 @@ class Container(containers.DeclarativeContainer):
         DirectMultipartUploads,
         spaces=user_spaces,
         storage=file_storage,
+        quota=storage_quota,
         max_bytes=settings.provided.max_upload_bytes,
     )
     abort_expired_uploads = providers.Factory(
-        AbortExpiredUploads, storage=file_storage, uploads=upload_repository
+        AbortExpiredUploads, storage=file_storage, uploads=upload_repository, ledger=usage_ledger
     )
 
     check_readiness = providers.Factory(
@@ -315,12 +321,12 @@ class Container(containers.DeclarativeContainer):
                 root=settings.provided.user_data_root_path,
                 grace_seconds=settings.provided.staging_grace_seconds,
             ),
+            providers.Factory(ExpiredUploadsSweeper, abort_expired_uploads),
         ),
-        s3=providers.List(),
+        s3=providers.List(providers.Factory(ExpiredUploadsSweeper, abort_expired_uploads)),
         memory=providers.List(),
     )
-    """What `cleanup` sweeps besides jobs. The expired resumable/multipart uploads'
-    sweeper joins both lists here."""
+    """What `cleanup` sweeps besides jobs."""
     cleanup = providers.Factory(
         Cleanup,
         uow=unit_of_work,

@@ -38,6 +38,7 @@ class UploadRow(Base):
     busy_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     staging_handle: Mapped[str] = mapped_column(Text)
     staging_parts: Mapped[list[str]] = mapped_column(JSON)
+    reservation_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -54,6 +55,7 @@ def _upload(row: UploadRow) -> ResumableUpload:
         offset=row.offset,
         expires_at=_aware(row.expires_at),
         staging=Staging(row.staging_handle, tuple(row.staging_parts)),
+        reservation_id=row.reservation_id,
     )
 
 
@@ -78,6 +80,7 @@ class SqlaUploadRepository:
                     busy_until=None,
                     staging_handle=upload.staging.handle,
                     staging_parts=list(upload.staging.parts),
+                    reservation_id=upload.reservation_id,
                 )
             )
 

@@ -112,3 +112,19 @@ class StorageQuota:
         ):
             raise storage_quota_exceeded(limits, usage, 0, declared=False)
         return bytes_left
+
+    async def fits(self, user_id: str, *, bytes: int, files: int) -> None:
+        """`StorageQuotaExceeded` (naming the quota and the use) unless `bytes` and
+        `files` more fit now; holds nothing."""
+        reservation = await self.ledger.reserve(
+            user_id, bytes=bytes, files=files, expires_at=self._clock() + RESERVATION_LIFETIME
+        )
+        await self.ledger.release(reservation)
+
+    async def count(self, user_id: str, *, bytes: int, files: int) -> None:
+        """Add `bytes` and `files` that are stored already to the use, atomically with
+        the check that they fit (`StorageQuotaExceeded`, the use unchanged)."""
+        reservation = await self.ledger.reserve(
+            user_id, bytes=bytes, files=files, expires_at=self._clock() + RESERVATION_LIFETIME
+        )
+        await self.ledger.settle(reservation, bytes=bytes, files=files)

@@ -31,12 +31,21 @@ from decode_userapi.domain.uploads import (
 )
 from decode_userapi.domain.users import User
 from decode_userapi.ports.resumable_storage import ResumableStorage
+from decode_userapi.ports.sweeper import Removal
 from decode_userapi.ports.upload_repository import UploadRepository
+from decode_userapi.ports.usage_ledger import Reservation, UsageLedger
 from decode_userapi.services.files.space import UserSpaces, stored_ref
 from decode_userapi.services.files.uploads import check_upload_folder, file_name
 
 LEASE = timedelta(seconds=60)
 """How long a writer holds an upload without showing progress before another may take it."""
+
+RESERVATION_HORIZON = timedelta(days=3650)
+"""A resumable upload's quota reservation lives as long as the upload (each PATCH moves
+the upload's expiry, so it has no maximum life): whoever forgets the upload (its last
+byte, termination, the expiry sweep) settles or releases the reservation. Its own expiry
+is set this far ahead so the ledger's sweep of abandoned reservations never takes it from
+a live upload."""
 
 Clock = Callable[[], datetime]
 
@@ -55,11 +64,27 @@ def _storage_ref(upload: ResumableUpload) -> FileRef:
     return stored_ref(upload.user_id, upload.target)
 
 
+def _reservation(upload: ResumableUpload) -> Reservation | None:
+    if upload.reservation_id is None:
+        return None
+    return Reservation(upload.reservation_id, upload.user_id, upload.length, 1)
+
+
+async def _release(ledger: UsageLedger, upload: ResumableUpload) -> None:
+    """Give the upload's hold back (fine when it was given back already)."""
+    reservation = _reservation(upload)
+    if reservation is not None:
+        await ledger.release(reservation)
+
+
 class ResumableUploads:
     """Create, append to, inspect and terminate the caller's resumable uploads.
 
-    `max_bytes` bounds an upload's declared length (`TooLarge`); an upload expires
-    `expiry` after its creation or its last append. Another user's upload, an expired
+    `max_bytes` bounds an upload's declared length (`TooLarge`), and so does the
+    user's storage quota: creation reserves the length and one file in `ledger`
+    (`StorageQuotaExceeded` before anything is stored), the last byte settles it,
+    termination and expiry release it. An upload expires `expiry` after its creation
+    or its last append. Another user's upload, an expired
     or finished one, is `NotFound`.
     """
 
@@ -68,6 +93,7 @@ class ResumableUploads:
         spaces: UserSpaces,
         storage: ResumableStorage,
         uploads: UploadRepository,
+        ledger: UsageLedger,
         *,
         max_bytes: int,
         expiry_seconds: int,
@@ -76,6 +102,7 @@ class ResumableUploads:
         self._spaces = spaces
         self._storage = storage
         self._uploads = uploads
+        self._ledger = ledger
         self._max_bytes = max_bytes
         self._expiry = timedelta(seconds=expiry_seconds)
         self._clock = clock
@@ -95,17 +122,26 @@ class ResumableUploads:
         files = await self._spaces.open(user)
         if await files.stat(target) is not None:
             raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
-        await AbortExpiredUploads(self._storage, self._uploads, self._clock)()
-        upload = ResumableUpload(
-            id=secrets.token_hex(16),
-            user_id=user.id,
-            target=target,
-            length=length,
-            offset=0,
-            expires_at=self._clock() + self._expiry,
-            staging=await self._storage.begin(stored_ref(user.id, target)),
+        await AbortExpiredUploads(self._storage, self._uploads, self._ledger, self._clock)()
+        now = self._clock()
+        reservation = await self._ledger.reserve(
+            user.id, bytes=length, files=1, expires_at=now + RESERVATION_HORIZON
         )
-        await self._uploads.add(upload)
+        try:
+            upload = ResumableUpload(
+                id=secrets.token_hex(16),
+                user_id=user.id,
+                target=target,
+                length=length,
+                offset=0,
+                expires_at=now + self._expiry,
+                staging=await self._storage.begin(stored_ref(user.id, target)),
+                reservation_id=reservation.id,
+            )
+            await self._uploads.add(upload)
+        except BaseException:
+            await self._ledger.release(reservation)
+            raise
         if length == 0:
             await self._finish(upload)
         return upload
@@ -178,6 +214,7 @@ class ResumableUploads:
         if not await self._uploads.claim(upload.id, user.id, upload.offset, now, now + LEASE):
             raise AlreadyExists("A request is writing to this upload; try again shortly.")
         await self._storage.abort(_storage_ref(upload), upload.staging)
+        await _release(self._ledger, upload)
         await self._uploads.remove(upload.id)
 
     async def _finish(self, upload: ResumableUpload) -> None:
@@ -186,10 +223,16 @@ class ResumableUploads:
             await self._storage.finish(ref, upload.staging, upload.length)
         except AlreadyExists:
             await self._storage.abort(ref, upload.staging)
+            await _release(self._ledger, upload)
             await self._uploads.remove(upload.id)
             raise AlreadyExists(
                 f"'{upload.target}' appeared while the upload ran; the upload was dropped."
             ) from None
+        reservation = _reservation(upload)
+        if reservation is None:
+            await self._ledger.add(upload.user_id, bytes=upload.length, files=1)
+        else:
+            await self._ledger.settle(reservation, bytes=upload.length, files=1)
         await self._uploads.remove(upload.id)
 
     async def _leased(self, upload_id: str, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
@@ -228,21 +271,44 @@ async def _verified(chunks: AsyncIterable[bytes], checksum: Checksum) -> AsyncIt
 
 class AbortExpiredUploads:
     """Abort every upload past its expiry that no request is writing to: its staged
-    bytes are dropped (S3: `AbortMultipartUpload`) and it is forgotten. Returns what
-    was removed (with `dry_run`, what would be, removing nothing)."""
+    bytes are dropped (S3: `AbortMultipartUpload`), its quota reservation released and
+    it is forgotten. Returns what was removed (with `dry_run`, what would be, removing
+    and releasing nothing)."""
 
     def __init__(
-        self, storage: ResumableStorage, uploads: UploadRepository, clock: Clock = _now
+        self,
+        storage: ResumableStorage,
+        uploads: UploadRepository,
+        ledger: UsageLedger,
+        clock: Clock = _now,
     ) -> None:
         self._storage = storage
         self._uploads = uploads
+        self._ledger = ledger
         self._clock = clock
 
-    async def __call__(self, *, dry_run: bool = False) -> list[AbortedUpload]:
+    async def __call__(
+        self, *, now: datetime | None = None, dry_run: bool = False
+    ) -> list[AbortedUpload]:
         removed = []
-        for upload in await self._uploads.expired(self._clock()):
+        for upload in await self._uploads.expired(now or self._clock()):
             if not dry_run:
                 await self._storage.abort(_storage_ref(upload), upload.staging)
+                await _release(self._ledger, upload)
                 await self._uploads.remove(upload.id)
             removed.append(AbortedUpload(upload.user_id, upload.target, upload.offset))
         return removed
+
+
+class ExpiredUploadsSweeper:
+    """`cleanup`'s part of the resumable uploads: those past their expiry, aborted by
+    `AbortExpiredUploads` (a dry run lists them, removing and releasing nothing)."""
+
+    def __init__(self, abort: AbortExpiredUploads) -> None:
+        self._abort = abort
+
+    async def sweep(self, now: datetime, *, dry_run: bool) -> list[Removal]:
+        return [
+            Removal("expired upload", str(aborted.target), aborted.user_id, aborted.bytes_freed)
+            for aborted in await self._abort(now=now, dry_run=dry_run)
+        ]

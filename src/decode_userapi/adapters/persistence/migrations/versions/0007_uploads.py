@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("busy_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("staging_handle", sa.Text(), nullable=False),
         sa.Column("staging_parts", sa.JSON(), nullable=False),
+        sa.Column("reservation_id", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_uploads")),
     )
     op.create_index(op.f("ix_uploads_user_id"), "uploads", ["user_id"])
