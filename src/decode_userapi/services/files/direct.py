@@ -1,16 +1,14 @@
 """Multipart uploads a client sends straight to the storage (S3), bypassing the API."""
 
 from decode_userapi.domain.errors import (
-    AlreadyExists,
     InvalidInput,
     StorageQuotaExceeded,
-    TooLarge,
 )
 from decode_userapi.domain.files import FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.ports.direct_uploads import DirectUpload, DirectUploads
 from decode_userapi.services.files.quota import StorageQuota
-from decode_userapi.services.files.resumable import upload_target
+from decode_userapi.services.files.resumable import new_upload_target
 from decode_userapi.services.files.space import UserSpaces, seen_ref, stored_ref
 from decode_userapi.services.files.uploads import check_upload_folder
 
@@ -38,16 +36,9 @@ class DirectMultipartUploads:
         self._max_bytes = max_bytes
 
     async def start(self, user: User, folder: FileRef, filename: str, size: int) -> DirectUpload:
-        if size < 0:
-            raise InvalidInput("size may not be negative.")
-        if size > self._max_bytes:
-            raise TooLarge(
-                f"The file of {size} bytes is over the limit of {self._max_bytes} bytes."
-            )
-        target = upload_target(folder, filename)
-        files = await self._spaces.open(user)
-        if await files.stat(target) is not None:
-            raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
+        target = await new_upload_target(
+            self._spaces, user, folder, filename, size, max_bytes=self._max_bytes, size_name="size"
+        )
         await self._quota.fits(user.id, bytes=size, files=1)
         return await self._storage.start_direct(stored_ref(user.id, target), size)
 

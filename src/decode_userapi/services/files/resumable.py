@@ -60,6 +60,30 @@ def upload_target(folder: FileRef, filename: str) -> FileRef:
     return folder.child(file_name(filename))
 
 
+async def new_upload_target(
+    spaces: UserSpaces,
+    user: User,
+    folder: FileRef,
+    filename: str,
+    size: int,
+    *,
+    max_bytes: int,
+    size_name: str,
+) -> FileRef:
+    """Where a new upload of `size` bytes (declared as `size_name`) into `folder` named
+    `filename` goes: `InvalidInput` for a negative size, `TooLarge` over `max_bytes`,
+    `AlreadyExists` when a file or folder is there (an upload never replaces one)."""
+    if size < 0:
+        raise InvalidInput(f"{size_name} may not be negative.")
+    if size > max_bytes:
+        raise TooLarge(f"{size_name} of {size} bytes is over the limit of {max_bytes} bytes.")
+    target = upload_target(folder, filename)
+    files = await spaces.open(user)
+    if await files.stat(target) is not None:
+        raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
+    return target
+
+
 def _storage_ref(upload: ResumableUpload) -> FileRef:
     return stored_ref(upload.user_id, upload.target)
 
@@ -112,16 +136,15 @@ class ResumableUploads:
     ) -> ResumableUpload:
         """A new upload of `length` bytes to `{folder}/{filename}`; an empty file is
         stored at once."""
-        if length < 0:
-            raise InvalidInput("The upload's length may not be negative.")
-        if length > self._max_bytes:
-            raise TooLarge(
-                f"The upload of {length} bytes is over the limit of {self._max_bytes} bytes."
-            )
-        target = upload_target(folder, filename)
-        files = await self._spaces.open(user)
-        if await files.stat(target) is not None:
-            raise AlreadyExists(f"'{target}' already exists; an upload never replaces it.")
+        target = await new_upload_target(
+            self._spaces,
+            user,
+            folder,
+            filename,
+            length,
+            max_bytes=self._max_bytes,
+            size_name="Upload-Length",
+        )
         await AbortExpiredUploads(self._storage, self._uploads, self._ledger, self._clock)()
         now = self._clock()
         reservation = await self._ledger.reserve(
