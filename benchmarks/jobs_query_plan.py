@@ -13,12 +13,13 @@ Run: `.venv/bin/python -m benchmarks.jobs_query_plan`.
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from decode_userapi.adapters.persistence.database import create_engine, upgrade
+from decode_userapi.adapters.persistence.driver import SqlConnection, database_for
 from decode_userapi.adapters.persistence.jobs import SqlaJobRepository
 from decode_userapi.domain.jobs import JobQuery, JobState
 from tests.servers.postgres import fresh_database, start_postgres
@@ -79,7 +80,8 @@ CASES: list[tuple[str, JobQuery, dict[str, Any]]] = [
 
 
 async def explain(session: AsyncSession, label: str, query: JobQuery, after: Any) -> None:
-    repository = SqlaJobRepository(session)
+    engine = cast(AsyncEngine, session.bind)
+    repository = SqlaJobRepository(SqlConnection(database_for(engine)))
     statement = repository.list_statement(HEAVY_USER, query, offset=0, limit=PAGE, after=after)
     sql = statement.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}

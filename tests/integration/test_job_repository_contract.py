@@ -11,11 +11,8 @@ import pytest
 
 from decode_userapi.adapters.job_events.local import InProcessJobEventFeed
 from decode_userapi.adapters.memory.jobs import InMemoryJobStore, InMemoryUnitOfWork
-from decode_userapi.adapters.persistence.database import (
-    create_engine,
-    create_session_factory,
-    upgrade,
-)
+from decode_userapi.adapters.persistence.database import create_engine, upgrade
+from decode_userapi.adapters.persistence.driver import database_for
 from decode_userapi.adapters.persistence.unit_of_work import SqlaUnitOfWork
 from decode_userapi.domain.errors import AlreadyExists
 from decode_userapi.domain.jobs import FilesDown, Job, JobQuery, JobSpec, JobState
@@ -43,9 +40,10 @@ async def new_uow(database: str) -> AsyncIterator[NewUnitOfWork]:
     url = database.replace("sqlite://", "sqlite+aiosqlite://")
     await anyio.to_thread.run_sync(upgrade, url)
     engine = create_engine(url)
-    sessions = create_session_factory(engine)
+    sql = database_for(engine)
     feed = InProcessJobEventFeed()
-    yield lambda: SqlaUnitOfWork(sessions, feed)
+    yield lambda: SqlaUnitOfWork(sql, feed)
+    await sql.close()
     await engine.dispose()
 
 

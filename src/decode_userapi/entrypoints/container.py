@@ -29,6 +29,7 @@ from decode_userapi.adapters.persistence.database import (
     create_engine,
     create_session_factory,
 )
+from decode_userapi.adapters.persistence.driver import database_for
 from decode_userapi.adapters.persistence.sign_in_attempts import SqlaSignInThrottle
 from decode_userapi.adapters.persistence.unit_of_work import SqlaUnitOfWork
 from decode_userapi.adapters.persistence.uploads import SqlaUploadRepository
@@ -95,6 +96,8 @@ class Container(containers.DeclarativeContainer):
         max_overflow=settings.provided.database_max_overflow,
     )
     session_factory = providers.Singleton(create_session_factory, engine)
+    database = providers.Singleton(database_for, engine)
+    """The job routes' statements, run on the driver (`persistence/driver.py`)."""
 
     local_tokens = providers.Singleton(
         LocalTokens,
@@ -237,12 +240,14 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Jobs
+    database_backend = providers.Singleton(backend_name, settings.provided.database_url)
+    """`sqlite` or `postgresql`, worked out once (a Selector asks on every call)."""
     job_event_feed = providers.Selector(
-        providers.Callable(backend_name, settings.provided.database_url),
+        database_backend,
         sqlite=providers.Singleton(InProcessJobEventFeed),
         postgresql=providers.Singleton(PostgresJobEventFeed, settings.provided.database_url),
     )
-    unit_of_work = providers.Factory(SqlaUnitOfWork, session_factory, job_event_feed)
+    unit_of_work = providers.Factory(SqlaUnitOfWork, database, job_event_feed)
     registry_check_interval = providers.Object(2.0)
     application_catalog = providers.Singleton(
         YamlApplicationCatalog,
@@ -342,6 +347,7 @@ class Container(containers.DeclarativeContainer):
     storage_opened = providers.Resource(_opened_in_a_thread, file_storage.provider)
     """Local storage cleans its staging folder of what a crashed process left."""
     worker_gateway_closed = providers.Resource(_closed_at_the_end, worker_gateway.provided.aclose)
+    database_closed = providers.Resource(_closed_at_the_end, database.provided.close)
     engine_closed = providers.Resource(_closed_at_the_end, engine.provided.dispose)
     job_event_feed_closed = providers.Resource(_closed_at_the_end, job_event_feed.provided.aclose)
 

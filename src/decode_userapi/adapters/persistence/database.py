@@ -6,10 +6,9 @@ from pathlib import Path
 import msgspec
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, exc, text
+from sqlalchemy import exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from decode_userapi.adapters.persistence.sqlite_inline import inline_connector
 
@@ -20,7 +19,8 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     """An async engine. SQLite gets its file created private (0600 in a 0700 folder),
     foreign keys, WAL with `synchronous=NORMAL` (a commit is durable once the next
     checkpoint syncs; a power cut may lose the last commits, never corrupt the file),
-    and connections that run on the event loop's thread (`sqlite_inline`).
+    and connections that run on the event loop's thread (`sqlite_inline`), which the job
+    routes use directly too (`driver`).
 
     PostgreSQL connections are pooled (`pool_size` kept open, `max_overflow` more under
     load), checked before each use so that a restarted database costs no service restart,
@@ -32,13 +32,11 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _create_private_file(Path(parsed.database))
-        engine = create_async_engine(
+        return create_async_engine(
             url,
             async_creator=inline_connector(parsed.database or ":memory:"),
             json_deserializer=msgspec.json.decode,
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
     return create_async_engine(
         url,
         pool_pre_ping=True,
@@ -79,14 +77,6 @@ def database_unavailable(error: exc.SQLAlchemyError) -> bool:
         or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
         or "database is locked" in str(error.orig)
     )
-
-
-def _sqlite_pragmas(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]

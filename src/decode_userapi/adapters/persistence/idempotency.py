@@ -3,11 +3,22 @@
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Table, delete, insert, select, update
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base
 from decode_userapi.domain.idempotency import KeyUse
 
@@ -25,6 +36,27 @@ class IdempotencyKeyRow(Base):
 
 
 KEYS = cast(Table, IdempotencyKeyRow.__table__)
+_THIS_KEY = (KEYS.c.user_id == bindparam("user_id"), KEYS.c.key == bindparam("key"))
+_FIND = Prepared(
+    lambda _: select(KEYS.c.request_hash, KEYS.c.job_id).where(
+        *_THIS_KEY, KEYS.c.date_created >= bindparam("since", type_=KEYS.c.date_created.type)
+    )
+)
+_FORGET_EXPIRED = Prepared(
+    lambda _: delete(KEYS).where(
+        KEYS.c.user_id == bindparam("user_id"),
+        KEYS.c.date_created < bindparam("since", type_=KEYS.c.date_created.type),
+    )
+)
+_CLAIM = Prepared(
+    lambda _: insert(KEYS).values(
+        user_id=bindparam("user_id"),
+        key=bindparam("key"),
+        request_hash=bindparam("request_hash"),
+        date_created=bindparam("now", type_=KEYS.c.date_created.type),
+    )
+)
+_ATTACH = Prepared(lambda _: update(KEYS).where(*_THIS_KEY).values(job_id=bindparam("job_id")))
 
 
 class SqlaIdempotencyKeys:
@@ -32,38 +64,25 @@ class SqlaIdempotencyKeys:
     the second insert wait for the first transaction, then fails it; SQLite lets one
     writer at a time in, and the next one finds the row."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: SqlConnection) -> None:
+        self._connection = connection
 
     async def find(self, user_id: str, key: str, *, since: datetime) -> KeyUse | None:
-        row = (
-            await self._session.execute(
-                select(KEYS.c.request_hash, KEYS.c.job_id).where(
-                    KEYS.c.user_id == user_id, KEYS.c.key == key, KEYS.c.date_created >= since
-                )
-            )
-        ).first()
-        return None if row is None else KeyUse(row.request_hash, row.job_id)
+        row = await self._connection.first(_FIND, {"user_id": user_id, "key": key, "since": since})
+        return None if row is None else KeyUse(row[0], row[1])
 
     async def claim(
         self, user_id: str, key: str, fingerprint: str, *, now: datetime, since: datetime
     ) -> bool:
         # Keys of this user past their time go first (the index on the primary key finds
         # them), which also frees this key when its use has expired.
-        await self._session.execute(
-            delete(KEYS).where(KEYS.c.user_id == user_id, KEYS.c.date_created < since)
-        )
+        await self._connection.run(_FORGET_EXPIRED, {"user_id": user_id, "since": since})
+        claim = {"user_id": user_id, "key": key, "request_hash": fingerprint, "now": now}
         try:
-            await self._session.execute(
-                insert(KEYS).values(
-                    user_id=user_id, key=key, request_hash=fingerprint, date_created=now
-                )
-            )
+            await self._connection.run(_CLAIM, claim)
         except IntegrityError:
-            return False  # the unit of work that owns the session rolls back
+            return False  # the unit of work that owns the connection rolls back
         return True
 
     async def attach(self, user_id: str, key: str, job_id: int) -> None:
-        await self._session.execute(
-            update(KEYS).where(KEYS.c.user_id == user_id, KEYS.c.key == key).values(job_id=job_id)
-        )
+        await self._connection.run(_ATTACH, {"user_id": user_id, "key": key, "job_id": job_id})

@@ -10,7 +10,7 @@ delivered to every listening server process on commit only.
 """
 
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import (
@@ -20,15 +20,17 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Select,
     String,
     Table,
     Text,
+    bindparam,
     select,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.ports.job_events import MAX_EVENTS_PER_READ
@@ -62,47 +64,66 @@ class JobEventRow(Base):
 
 _EVENTS = cast(Table, JobEventRow.__table__)
 _decoder = msgspec.json.Decoder(JobEvent)
+_LOCK = Prepared(lambda _: text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:user_id))"))
+_NOTIFY = Prepared(lambda _: text("SELECT pg_notify(:channel, :user_id)"))
+_INSERT = Prepared(
+    lambda _: _EVENTS.insert().values(
+        {
+            name: bindparam(name, type_=_EVENTS.c[name].type)
+            for name in ("user_id", "job_id", "kind", "payload", "created_at")
+        }
+    )
+)
+
+
+def _after(of_one_job: bool) -> Prepared:
+    def build(_: str) -> Select[Any]:
+        query = select(_EVENTS.c.id, _EVENTS.c.payload).where(
+            _EVENTS.c.user_id == bindparam("user_id"), _EVENTS.c.id > bindparam("last_id")
+        )
+        if of_one_job:
+            query = query.where(_EVENTS.c.job_id == bindparam("job_id"))
+        return query.order_by(_EVENTS.c.id).limit(MAX_EVENTS_PER_READ)
+
+    return Prepared(build)
+
+
+_AFTER = {False: _after(False), True: _after(True)}
 
 
 class SqlaJobEventLog:
     """The job events of one unit of work; remembers whose events it recorded, so the
     unit of work can wake this process's readers after the commit."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: SqlConnection) -> None:
+        self._connection = connection
         self.recorded_for: set[str] = set()
 
     async def record(self, event: JobEvent) -> None:
-        on_postgres = self._session.get_bind().dialect.name == "postgresql"
+        on_postgres = self._connection.dialect.name == "postgresql"
         if on_postgres and event.user_id not in self.recorded_for:
-            await self._session.execute(
-                text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:user_id))"),
-                {"lock_class": _LOCK_CLASS, "user_id": event.user_id},
-            )
-        await self._session.execute(
-            _EVENTS.insert().values(
-                user_id=event.user_id,
-                job_id=event.job_id,
-                kind=event.kind.value,
-                payload=msgspec.json.encode(event).decode(),
-                created_at=datetime.now(UTC),
-            )
+            await self._connection.run(_LOCK, {"lock_class": _LOCK_CLASS, "user_id": event.user_id})
+        await self._connection.run(
+            _INSERT,
+            {
+                "user_id": event.user_id,
+                "job_id": event.job_id,
+                "kind": event.kind.value,
+                "payload": msgspec.json.encode(event).decode(),
+                "created_at": datetime.now(UTC),
+            },
         )
         if on_postgres:
-            await self._session.execute(
-                text("SELECT pg_notify(:channel, :user_id)"),
-                {"channel": CHANNEL, "user_id": event.user_id},
-            )
+            await self._connection.run(_NOTIFY, {"channel": CHANNEL, "user_id": event.user_id})
         self.recorded_for.add(event.user_id)
 
     async def after(
         self, user_id: str, last_id: int, *, job_id: int | None = None
     ) -> list[JobEvent]:
-        query = select(_EVENTS.c.id, _EVENTS.c.payload).where(_EVENTS.c.user_id == user_id)
-        if job_id is not None:
-            query = query.where(_EVENTS.c.job_id == job_id)
-        query = (
-            query.where(_EVENTS.c.id > last_id).order_by(_EVENTS.c.id).limit(MAX_EVENTS_PER_READ)
+        rows = await self._connection.rows(
+            _AFTER[job_id is not None], {"user_id": user_id, "last_id": last_id, "job_id": job_id}
         )
-        rows = (await self._session.execute(query)).all()
-        return [msgspec.structs.replace(_decoder.decode(row.payload), id=row.id) for row in rows]
+        return [
+            msgspec.structs.replace(_decoder.decode(payload), id=event_id)
+            for event_id, payload in rows
+        ]

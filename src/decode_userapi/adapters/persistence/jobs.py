@@ -1,6 +1,7 @@
-"""Jobs in SQL: the ORM model, mappers to and from the domain, the repository."""
+"""Jobs in SQL: the table, mappers to and from the domain, the repository."""
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import msgspec
@@ -12,7 +13,6 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    Row,
     Select,
     String,
     Table,
@@ -25,14 +25,15 @@ from sqlalchemy import (
     literal,
     select,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base
-from decode_userapi.adapters.persistence.usage import lock_usage_row
+from decode_userapi.adapters.persistence.usage import lock_usage
 from decode_userapi.domain.errors import AlreadyExists, RunningJobsQuotaExceeded
 from decode_userapi.domain.jobs import (
     Environment,
@@ -104,63 +105,97 @@ TAGS = cast(Table, JobTagRow.__table__)
 _ENVIRONMENTS: dict[str, Environment] = {"cloud": "cloud", "local": "local"}
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their zone; they were stored in UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+_COLUMNS = [column.name for column in JOBS.columns]
+"""`id`, `user_id`, … `runtime_details`: the order `to_domain` unpacks them in."""
 
 
-def to_domain(row: "JobRow | Row[Any]", tags: dict[str, str] | None = None) -> Job:
-    """A job from its ORM object or from a row of `JOBS` (same attribute names)."""
-    hardware = row.hardware
+def _tags_of_the_job(dialect: str) -> ColumnElement[Any]:
+    """The row's tags as one JSON object (`{}` or NULL when it has none)."""
+    aggregate = func.json_object_agg if dialect == "postgresql" else func.json_group_object
+    found = select(aggregate(TAGS.c.key, TAGS.c.value)).where(TAGS.c.job_id == JOBS.c.id)
+    return type_coerce(found.scalar_subquery(), JSON).label("tags")
+
+
+_STATES = {state.value: state for state in JobState}
+
+
+def to_domain(row: Sequence[Any]) -> Job:
+    """A job from a row of `_jobs_with_tags` (the columns of `JOBS`, then the tags), as
+    `driver.SqlConnection` converts it (JSON decoded, datetimes in UTC)."""
+    (
+        job_id,
+        user_id,
+        user_email,
+        job_name,
+        environment,
+        priority,
+        application,
+        version,
+        entrypoint,
+        config_id,
+        data_ids,
+        artifact_ids,
+        env_vars,
+        hardware,
+        status,
+        date_created,
+        date_started,
+        date_finished,
+        runtime_details,
+        tags,
+    ) = row
     return Job(
-        id=row.id,
-        user_id=row.user_id,
-        user_email=row.user_email,
-        job_name=row.job_name,
-        environment=_ENVIRONMENTS.get(row.environment or ""),
-        priority=row.priority,
-        spec=JobSpec(row.application, row.version, row.entrypoint),
-        files_down=FilesDown(row.config_id, tuple(row.data_ids), tuple(row.artifact_ids)),
-        env_vars=dict(row.env_vars),
+        id=job_id,
+        user_id=user_id,
+        user_email=user_email,
+        job_name=job_name,
+        environment=_ENVIRONMENTS.get(environment or ""),
+        priority=priority,
+        spec=JobSpec(application, version, entrypoint),
+        files_down=FilesDown(config_id, tuple(data_ids), tuple(artifact_ids)),
+        env_vars=env_vars,
         hardware=Hardware(**hardware) if hardware is not None else None,
-        status=JobState(row.status),
-        date_created=_utc(row.date_created) or row.date_created,
-        date_started=_utc(row.date_started),
-        date_finished=_utc(row.date_finished),
-        runtime_details=row.runtime_details,
+        status=_STATES[status],
+        date_created=date_created,
+        date_started=date_started,
+        date_finished=date_finished,
+        runtime_details=runtime_details,
         tags=tags or {},
     )
 
 
-def to_row(job: Job) -> JobRow:
-    row = JobRow(
-        user_id=job.user_id,
-        user_email=job.user_email,
-        job_name=job.job_name,
-        environment=job.environment,
-        priority=job.priority,
-        application=job.spec.application,
-        version=job.spec.version,
-        entrypoint=job.spec.entrypoint,
-        config_id=job.files_down.config_id,
-        data_ids=list(job.files_down.data_ids),
-        artifact_ids=list(job.files_down.artifact_ids),
-        env_vars=dict(job.env_vars),
-        hardware=None if job.hardware is None else msgspec.structs.asdict(job.hardware),
-        date_created=job.date_created,
-    )
-    copy_progress(job, row)
-    return row
+def _values(job: Job) -> dict[str, Any]:
+    """The columns of a new job's row (all but `id`)."""
+    return {
+        "user_id": job.user_id,
+        "user_email": job.user_email,
+        "job_name": job.job_name,
+        "environment": job.environment,
+        "priority": job.priority,
+        "application": job.spec.application,
+        "version": job.spec.version,
+        "entrypoint": job.spec.entrypoint,
+        "config_id": job.files_down.config_id,
+        "data_ids": list(job.files_down.data_ids),
+        "artifact_ids": list(job.files_down.artifact_ids),
+        "env_vars": dict(job.env_vars),
+        "hardware": None if job.hardware is None else msgspec.structs.asdict(job.hardware),
+        **_progress(job),
+        "date_created": job.date_created,
+    }
 
 
-def copy_progress(job: Job, row: JobRow) -> None:
-    """The fields a status update changes."""
-    row.status = job.status.value
-    row.date_started = job.date_started
-    row.date_finished = job.date_finished
-    row.runtime_details = job.runtime_details
+_PROGRESS = ("status", "date_started", "date_finished", "runtime_details")
+
+
+def _progress(job: Job) -> dict[str, Any]:
+    """The columns a status update changes."""
+    return {
+        "status": job.status.value,
+        "date_started": job.date_started,
+        "date_finished": job.date_finished,
+        "runtime_details": job.runtime_details,
+    }
 
 
 MAX_ID = 2**31 - 1
@@ -171,82 +206,108 @@ def _storable(job_id: int) -> bool:
     return 0 < job_id <= MAX_ID
 
 
-# Built once: building a statement per call (and its cache key) cost as much as running it.
-_GET = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
-_GET_FOR_UPDATE = _GET.with_for_update()
+def _jobs_with_tags(dialect: str) -> Select[Any]:
+    return select(JOBS, _tags_of_the_job(dialect))
+
+
+def _bound(column: str) -> Any:
+    return bindparam(column, type_=JOBS.c[column].type)
+
+
+# Built once, compiled once per dialect: building a statement per call (and its cache
+# key) cost as much as running it.
 _NEWEST_FIRST = (JOBS.c.date_created.desc(), JOBS.c.id.desc())
-_LIST = (
-    select(JOBS)
-    .where(JOBS.c.user_id == bindparam("user_id"))
-    .order_by(*_NEWEST_FIRST)
-    .offset(bindparam("offset"))
-    .limit(bindparam("limit"))
+_GET = Prepared(lambda dialect: _jobs_with_tags(dialect).where(JOBS.c.id == bindparam("job_id")))
+_GET_FOR_UPDATE = Prepared(
+    lambda dialect: (
+        select(JOBS, literal(None, JSON).label("tags"))
+        .where(JOBS.c.id == bindparam("job_id"))
+        .with_for_update()
+    )
+)
+_TAGS = Prepared(
+    lambda _: select(TAGS.c.key, TAGS.c.value).where(TAGS.c.job_id == bindparam("job_id"))
+)
+_LIST = Prepared(
+    lambda dialect: (
+        _jobs_with_tags(dialect)
+        .where(JOBS.c.user_id == bindparam("user_id"))
+        .order_by(*_NEWEST_FIRST)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
 )
 _UNFILTERED = JobQuery()
-_UPDATE = (
-    update(JOBS)
-    .where(JOBS.c.id == bindparam("job_id"))
-    .values(
-        status=bindparam("new_status"),
-        date_started=bindparam("new_date_started"),
-        date_finished=bindparam("new_date_finished"),
-        runtime_details=bindparam("new_runtime_details"),
+_INSERT = Prepared(
+    lambda _: (
+        insert(JOBS)
+        .values({name: _bound(name) for name in _COLUMNS if name != "id"})
+        .returning(JOBS.c.id)
+    )
+)
+_INSERT_TAG = Prepared(
+    lambda _: insert(TAGS).values(
+        job_id=bindparam("job_id"), key=bindparam("key"), value=bindparam("value")
+    )
+)
+_UPDATE = Prepared(
+    lambda _: (
+        update(JOBS)
+        .where(JOBS.c.id == bindparam("job_id"))
+        .values({name: _bound(name) for name in _PROGRESS})
+    )
+)
+_DELETE = Prepared(lambda _: delete(JOBS).where(JOBS.c.id == bindparam("job_id")))
+_FINAL = [state.value for state in JobState if state.is_final]
+_COUNT_RUNNING = Prepared(
+    # `!=` each final state rather than NOT IN: an IN list is rendered per call.
+    lambda _: select(func.count()).where(
+        JOBS.c.user_id == bindparam("user_id"), *(JOBS.c.status != state for state in _FINAL)
     )
 )
 
 
 class SqlaJobRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    """Jobs through Core statements run on the driver (`driver.SqlConnection`): no ORM
+    objects, identity map or flush on the busiest routes."""
+
+    def __init__(self, connection: SqlConnection) -> None:
+        self._connection = connection
 
     async def add(self, job: Job, *, running_limit: int | None = None) -> Job:
         if running_limit is not None:
-            await lock_usage_row(self._session, job.user_id)  # one add per user at a time
+            await lock_usage(self._connection, job.user_id)  # one add per user at a time
             running = await self.count_running(job.user_id)
             if running >= running_limit:
                 raise RunningJobsQuotaExceeded(
                     f"Running-jobs quota of {running_limit} reached: you have {running} "
                     "jobs not finished or failed. Wait for one to end, or delete one."
                 )
-        row = to_row(job)
-        self._session.add(row)
         try:
-            await self._session.flush()
+            added = await self._connection.first(_INSERT, _values(job))
         except IntegrityError:
-            # The unit of work that owns the session rolls the transaction back.
+            # The unit of work that owns the connection rolls the transaction back.
             raise AlreadyExists(
                 f"You already have a job named {job.job_name!r}; choose another name."
             ) from None
-        if job.tags:
-            await self._session.execute(
-                insert(TAGS),
-                [{"job_id": row.id, "key": key, "value": value} for key, value in job.tags.items()],
-            )
-        return to_domain(row, dict(job.tags))
-
-    # Reads and the status update are Core statements on the table: no ORM objects,
-    # identity map or flush on the busiest routes (GET /jobs, PUT /_job_status).
+        assert added is not None  # INSERT … RETURNING answers the row
+        job_id = int(added[0])
+        for key, value in job.tags.items():
+            await self._connection.run(_INSERT_TAG, {"job_id": job_id, "key": key, "value": value})
+        return msgspec.structs.replace(job, id=job_id, tags=dict(job.tags))
 
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
         if not _storable(job_id):
             return None
-        query = _GET_FOR_UPDATE if for_update else _GET
-        row = (await self._session.execute(query, {"job_id": job_id})).first()
+        if not for_update:
+            row = await self._connection.first(_GET, {"job_id": job_id})
+            return None if row is None else to_domain(row)
+        # FOR UPDATE may not lock a row of an aggregate: the tags come on their own.
+        row = await self._connection.first(_GET_FOR_UPDATE, {"job_id": job_id})
         if row is None:
             return None
-        return to_domain(row, (await self._tags([job_id])).get(job_id))
-
-    async def _tags(self, job_ids: list[int]) -> dict[int, dict[str, str]]:
-        """The tags of each of these jobs that has any."""
-        if not job_ids:
-            return {}
-        rows = await self._session.execute(
-            select(TAGS.c.job_id, TAGS.c.key, TAGS.c.value).where(TAGS.c.job_id.in_(job_ids))
-        )
-        found: dict[int, dict[str, str]] = {}
-        for job_id, key, value in rows:
-            found.setdefault(job_id, {})[key] = value
-        return found
+        tags = await self._connection.rows(_TAGS, {"job_id": job_id})
+        return to_domain((*row[:-1], {str(key): str(value) for key, value in tags}))
 
     async def list_for_user(
         self,
@@ -258,13 +319,13 @@ class SqlaJobRepository:
         after: tuple[datetime, int] | None = None,
     ) -> list[Job]:
         if query == _UNFILTERED and after is None:  # the busiest case, built once
-            parameters = {"user_id": user_id, **self._page(offset, limit)}
-            rows = (await self._session.execute(_LIST, parameters)).all()
+            rows = await self._connection.rows(
+                _LIST, {"user_id": user_id, **self._page(offset, limit)}
+            )
         else:
             statement = self.list_statement(user_id, query, offset=offset, limit=limit, after=after)
-            rows = (await self._session.execute(statement)).all()
-        tags = await self._tags([row.id for row in rows])
-        return [to_domain(row, tags.get(row.id)) for row in rows]
+            rows = await self._connection.rows(statement)
+        return [to_domain(row) for row in rows]
 
     def list_statement(
         self,
@@ -287,7 +348,7 @@ class SqlaJobRepository:
             )
         page = self._page(offset, limit)
         return (
-            select(JOBS)
+            _jobs_with_tags(self._connection.dialect.name)
             .where(*conditions)
             .order_by(*_NEWEST_FIRST)
             .offset(page["offset"])
@@ -324,47 +385,35 @@ class SqlaJobRepository:
         query = select(JOBS.c.job_name).where(
             JOBS.c.user_id == user_id, self._name_starts_with(prefix)
         )
-        return list((await self._session.execute(query)).scalars())
+        return [name for (name,) in await self._connection.rows(query)]
 
     def _name_starts_with(self, prefix: str) -> ColumnElement[bool]:
         """A case-sensitive prefix match that an index can serve: `LIKE` with its wildcards
         escaped on PostgreSQL (index `ix_jobs_user_name_prefix`, `text_pattern_ops`);
         `GLOB` on SQLite, whose `LIKE` ignores case."""
-        if self._session.get_bind().dialect.name == "sqlite":
+        if self._connection.dialect.name == "sqlite":
             escaped = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in prefix)
             return JOBS.c.job_name.op("GLOB")(f"{escaped}*")
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return JOBS.c.job_name.like(f"{escaped}%", escape="\\")
 
     async def count_running(self, user_id: str) -> int:
-        final = [state.value for state in JobState if state.is_final]
-        query = select(func.count()).where(JOBS.c.user_id == user_id, JOBS.c.status.not_in(final))
-        return int((await self._session.execute(query)).scalar_one())
+        counted = await self._connection.first(_COUNT_RUNNING, {"user_id": user_id})
+        return int(counted[0]) if counted else 0
 
     async def list_ended_before(self, moment: datetime, *, limit: int) -> list[Job]:
-        final = [state.value for state in JobState if state.is_final]
         query = (
-            select(JOBS)
-            .where(JOBS.c.status.in_(final), JOBS.c.date_finished < moment)
+            _jobs_with_tags(self._connection.dialect.name)
+            .where(JOBS.c.status.in_(_FINAL), JOBS.c.date_finished < moment)
             .order_by(JOBS.c.date_finished, JOBS.c.id)
             .limit(limit)
         )
-        return [to_domain(row) for row in (await self._session.execute(query)).all()]
+        return [to_domain(row) for row in await self._connection.rows(query)]
 
     async def update(self, job: Job) -> None:
-        await self._session.execute(
-            _UPDATE,
-            {
-                "job_id": job.id,
-                "new_status": job.status.value,
-                "new_date_started": job.date_started,
-                "new_date_finished": job.date_finished,
-                "new_runtime_details": job.runtime_details,
-            },
-        )
+        await self._connection.run(_UPDATE, {"job_id": job.id, **_progress(job)})
 
     async def delete(self, job_id: int) -> bool:
         if not _storable(job_id):
             return False
-        deleted = await self._session.execute(delete(JOBS).where(JOBS.c.id == job_id))
-        return bool(deleted.rowcount)  # type: ignore[attr-defined]
+        return await self._connection.run(_DELETE, {"job_id": job_id}) > 0

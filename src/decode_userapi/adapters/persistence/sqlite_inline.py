@@ -27,7 +27,7 @@ LONGEST_RETRY_SECONDS = 0.05
 T = TypeVar("T")
 
 
-async def _waiting_for_locks(call: Callable[[], T]) -> T:
+async def waiting_for_locks(call: Callable[[], T]) -> T:
     """`call()`, again after a pause while another connection holds a lock it needs.
 
     Only plain SQLITE_BUSY is retried: a transaction whose snapshot went stale
@@ -44,6 +44,13 @@ async def _waiting_for_locks(call: Callable[[], T]) -> T:
                 raise
         await asyncio.sleep(pause)
         pause = min(pause * 2, LONGEST_RETRY_SECONDS)
+
+
+def sqlite_pragmas(connection: sqlite3.Connection) -> None:
+    """Foreign keys, WAL, and `synchronous=NORMAL` (see `database.create_engine`)."""
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
 
 
 class InlineCursor:
@@ -77,12 +84,12 @@ class InlineCursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Any = ()) -> "InlineCursor":
-        await _waiting_for_locks(lambda: self._cursor.execute(sql, parameters))
+        await waiting_for_locks(lambda: self._cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> "InlineCursor":
         rows = list(parameters)
-        await _waiting_for_locks(lambda: self._cursor.executemany(sql, rows))
+        await waiting_for_locks(lambda: self._cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -117,7 +124,7 @@ class InlineConnection:
         return self._open().isolation_level
 
     async def commit(self) -> None:
-        await _waiting_for_locks(self._open().commit)
+        await waiting_for_locks(self._open().commit)
 
     async def rollback(self) -> None:
         self._open().rollback()
@@ -139,6 +146,8 @@ def inline_connector(database: str) -> Callable[[], Any]:
     """An `async_creator` for `create_async_engine("sqlite+aiosqlite://...")`."""
 
     async def connect() -> InlineConnection:
-        return InlineConnection(sqlite3.connect(database, timeout=0, check_same_thread=False))
+        connection = sqlite3.connect(database, timeout=0, check_same_thread=False)
+        sqlite_pragmas(connection)
+        return InlineConnection(connection)
 
     return connect

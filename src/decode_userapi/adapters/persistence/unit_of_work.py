@@ -1,4 +1,4 @@
-"""The SQL unit of work: one session and transaction, the repositories that share it.
+"""The SQL unit of work: one connection and transaction, the repositories that share it.
 
 Repositories only raise; the unit of work decides what is kept (commit) or dropped (rollback).
 """
@@ -6,8 +6,7 @@ Repositories only raise; the unit of work decides what is kept (commit) or dropp
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from decode_userapi.adapters.persistence.driver import Database, SqlConnection
 from decode_userapi.adapters.persistence.idempotency import SqlaIdempotencyKeys
 from decode_userapi.adapters.persistence.job_events import SqlaJobEventLog
 from decode_userapi.adapters.persistence.jobs import SqlaJobRepository
@@ -15,25 +14,23 @@ from decode_userapi.ports.job_events import JobEventFeed
 
 
 class SqlaUnitOfWork:
-    """One session and transaction per `async with`. After a commit that recorded job
-    events, `feed` wakes this process's readers of them."""
+    """One connection and transaction per `async with` (taken at the first statement).
+    After a commit that recorded job events, `feed` wakes this process's readers of them."""
 
     jobs: SqlaJobRepository
     events: SqlaJobEventLog
     idempotency_keys: SqlaIdempotencyKeys
 
-    def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], feed: JobEventFeed
-    ) -> None:
-        self._session_factory = session_factory
+    def __init__(self, database: Database, feed: JobEventFeed) -> None:
+        self._database = database
         self._feed = feed
-        self._session: AsyncSession | None = None
+        self._connection: SqlConnection | None = None
 
     async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
-        self.jobs = SqlaJobRepository(self._session)
-        self.events = SqlaJobEventLog(self._session)
-        self.idempotency_keys = SqlaIdempotencyKeys(self._session)
+        self._connection = SqlConnection(self._database)
+        self.jobs = SqlaJobRepository(self._connection)
+        self.events = SqlaJobEventLog(self._connection)
+        self.idempotency_keys = SqlaIdempotencyKeys(self._connection)
         return self
 
     async def __aexit__(
@@ -42,14 +39,14 @@ class SqlaUnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()  # rolls back what was not committed
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()  # rolls back what was not committed
 
-    def _active(self) -> AsyncSession:
-        if self._session is None:
+    def _active(self) -> SqlConnection:
+        if self._connection is None:
             raise RuntimeError("Use the unit of work inside 'async with'.")
-        return self._session
+        return self._connection
 
     async def commit(self) -> None:
         await self._active().commit()

@@ -7,6 +7,7 @@ process and replica.
 """
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Identity,
     Integer,
     String,
+    bindparam,
     case,
     delete,
     select,
@@ -24,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.quotas import Account, Limits, Usage, storage_quota_exceeded
@@ -71,18 +74,34 @@ def _not_below_zero(value: ColumnElement[int]) -> ColumnElement[int]:
     return case((value < 0, 0), else_=value)
 
 
-async def lock_usage_row(session: AsyncSession, user_id: str) -> UsageRow:
-    """The user's row, created when missing, locked until the transaction ends."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
+def _usage_row_upsert(dialect: str, user_id: Any) -> Any:
+    """Inserts the user's row when missing, else rewrites its id: either way the row is
+    locked until the transaction ends."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
         insert(UsageRow)
         .values(user_id=user_id, used_bytes=0, used_files=0, reserved_bytes=0, reserved_files=0)
         .on_conflict_do_update(index_elements=[UsageRow.user_id], set_={"user_id": user_id})
+    )
+
+
+async def lock_usage_row(session: AsyncSession, user_id: str) -> UsageRow:
+    """The user's row, created when missing, locked until the transaction ends."""
+    statement = (
+        _usage_row_upsert(session.get_bind().dialect.name, user_id)
         .returning(UsageRow)
         .execution_options(populate_existing=True)
     )
     row: UsageRow = (await session.execute(statement)).scalar_one()
     return row
+
+
+_LOCK_USAGE = Prepared(lambda dialect: _usage_row_upsert(dialect, bindparam("user_id")))
+
+
+async def lock_usage(connection: SqlConnection, user_id: str) -> None:
+    """`lock_usage_row` for a unit of work on the driver (`driver.SqlConnection`)."""
+    await connection.run(_LOCK_USAGE, {"user_id": user_id})
 
 
 class SqlaUsageLedger:
