@@ -262,7 +262,9 @@ class Job(msgspec.Struct, kw_only=True):
 
     @property
     def paths_out(self) -> dict[str, str]:
-        return {kind: str(self.result_folder(kind)) for kind in RESULT_KINDS}
+        """`str(self.result_folder(kind))` for each kind, without building the refs (a
+        job name is one safe segment)."""
+        return {kind: f"{kind}/{self.job_name}" for kind in RESULT_KINDS}
 
     def report(self, reported: JobState, details: str | None, now: datetime) -> bool:
         """Apply a status update from the worker; True when the job just ended.

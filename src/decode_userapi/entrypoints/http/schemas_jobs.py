@@ -115,6 +115,8 @@ class JobOut(msgspec.Struct, frozen=True):
 
     @classmethod
     def from_domain(cls, job: Job) -> "JobOut":
+        """The job on the wire; it shares the job's lists and dicts (neither changes them)."""
+        files_down = job.files_down
         return cls(
             id=job.id,
             job_name=job.job_name,
@@ -127,11 +129,11 @@ class JobOut(msgspec.Struct, frozen=True):
             ),
             attributes=AttributesSchema(
                 files_down=FilesDownSchema(
-                    job.files_down.config_id,
-                    list(job.files_down.data_ids),
-                    list(job.files_down.artifact_ids),
+                    files_down.config_id,
+                    files_down.data_ids,  # type: ignore[arg-type]  # a tuple encodes as a list
+                    files_down.artifact_ids,  # type: ignore[arg-type]
                 ),
-                env_vars=dict(job.env_vars),
+                env_vars=job.env_vars,
             ),
             hardware=job.hardware,
             status=job.status,
@@ -140,7 +142,7 @@ class JobOut(msgspec.Struct, frozen=True):
             date_finished=None if job.date_finished is None else timestamp(job.date_finished),
             runtime_details=job.runtime_details,
             paths_out=PathsOutSchema(**job.paths_out),
-            tags=dict(job.tags),
+            tags=job.tags,
         )
 
 
