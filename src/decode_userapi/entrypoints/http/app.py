@@ -13,7 +13,10 @@ from litestar.types import ControllerRouterHandler
 from decode_userapi.adapters.persistence.database import upgrade
 from decode_userapi.entrypoints.container import Container, close_resources, open_resources
 from decode_userapi.entrypoints.http.auth import user_dependency
-from decode_userapi.entrypoints.http.dependencies import container_dependencies
+from decode_userapi.entrypoints.http.dependencies import (
+    container_dependencies,
+    resolved_in_turn,
+)
 from decode_userapi.entrypoints.http.docs import openapi_config, openapi_document, swagger_assets
 from decode_userapi.entrypoints.http.errors import EXCEPTION_HANDLERS
 from decode_userapi.entrypoints.http.json_body import require_json_body
@@ -90,13 +93,15 @@ def create_app(container: Container, *, migrate: bool = True) -> Litestar:
         if settings.frontend_urls
         else None
     )
+    dependencies = {
+        **container_dependencies(container),
+        "user": user_dependency(container.identity_verifier, origins),
+        "origins": Provide(lambda: origins, sync_to_thread=False),
+    }
+    resolved_in_turn(handlers, dependencies)
     return Litestar(
         route_handlers=handlers,
-        dependencies={
-            **container_dependencies(container),
-            "user": user_dependency(container.identity_verifier, origins),
-            "origins": Provide(lambda: origins, sync_to_thread=False),
-        },
+        dependencies=dependencies,
         before_request=require_json_body,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=cors,
