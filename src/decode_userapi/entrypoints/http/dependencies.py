@@ -8,7 +8,7 @@ from typing import Any
 from dependency_injector import containers
 from dependency_injector.providers import Provider
 from litestar import Router
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import ControllerRouterHandler
 
@@ -78,8 +78,9 @@ def _after(previous: str, provide: Provide) -> Provide:
     def resolved_after(**_: object) -> Any:
         return call()
 
+    waits_for = NamedDependency[Any]
     resolved_after.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(previous, inspect.Parameter.KEYWORD_ONLY, annotation=Any)]
+        [inspect.Parameter(previous, inspect.Parameter.KEYWORD_ONLY, annotation=waits_for)]
     )
-    resolved_after.__annotations__ = {previous: Any, "return": Any}
+    resolved_after.__annotations__ = {previous: waits_for, "return": Any}
     return Provide(resolved_after, sync_to_thread=False)

@@ -91,7 +91,7 @@ Litestar copies `extra` into the OpenAPI schema: `format: date-time`."""
 
 
 def timestamp(moment: datetime) -> Timestamp:
-    return moment.astimezone(UTC).isoformat()
+    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).isoformat()
 
 
 class JobOut(msgspec.Struct, frozen=True):
