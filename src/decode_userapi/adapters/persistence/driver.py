@@ -336,20 +336,19 @@ class _AsyncpgConnection:
         return _raised(error, sql, parameters, lost=self._lost)
 
     async def commit(self) -> None:
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            try:
-                await transaction.commit()
-            except Exception as error:
-                raise self._failed(error, "COMMIT", []) from error
+        await self._end("COMMIT")
 
     async def rollback(self) -> None:
+        await self._end("ROLLBACK")
+
+    async def _end(self, how: str) -> None:
         transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            try:
-                await transaction.rollback()
-            except Exception as error:
-                raise self._failed(error, "ROLLBACK", []) from error
+        if transaction is None:
+            return
+        try:
+            await (transaction.commit() if how == "COMMIT" else transaction.rollback())
+        except Exception as error:
+            raise self._failed(error, how, []) from error
 
     async def release(self) -> None:
         transaction, self._transaction = self._transaction, None

@@ -1,6 +1,6 @@
 """Jobs in SQL: the table, mappers to and from the domain, the repository."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import FromClause
 
 from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base
@@ -100,12 +101,15 @@ class JobTagRow(Base):
 TAGS = cast(Table, JobTagRow.__table__)
 
 
-def _document(dialect: str, *, with_tags: bool = True) -> ColumnElement[str]:
+def _document(
+    dialect: str, rows: FromClause = JOBS, *, with_tags: bool = True
+) -> ColumnElement[str]:
     """The job as one JSON object shaped like `Job`, built by the database: msgspec
     decodes a page of them into jobs in C, where converting each of a row's 20 values in
     Python took longer than the query. Datetimes are RFC 3339 in UTC; a job without tags
-    has `{}` (or, without `with_tags`, none: the caller fills them in)."""
-    c = JOBS.c
+    has `{}` (or, without `with_tags`, none: the caller fills them in). `rows` has the
+    columns of `JOBS` (the table, or a page of it)."""
+    c = rows.c
     on = _JsonOf(dialect)
     fields: dict[str, Any] = {
         "id": c.id,
@@ -133,7 +137,7 @@ def _document(dialect: str, *, with_tags: bool = True) -> ColumnElement[str]:
         "runtime_details": c.runtime_details,
     }
     if with_tags:
-        fields["tags"] = on.tags()
+        fields["tags"] = on.tags(c.id)
     return sql_cast(on.object(fields), Text).label("job")
 
 
@@ -158,11 +162,11 @@ class _JsonOf:
             return column
         return func.replace(column, " ", "T").concat("+00:00")
 
-    def tags(self) -> ColumnElement[Any]:
+    def tags(self, job_id: ColumnElement[int]) -> ColumnElement[Any]:
         aggregate = func.json_object_agg if self._postgres else func.json_group_object
         found = (
             select(aggregate(TAGS.c.key, TAGS.c.value))
-            .where(TAGS.c.job_id == JOBS.c.id)
+            .where(TAGS.c.job_id == job_id)
             .scalar_subquery()
         )
         if self._postgres:
@@ -224,13 +228,26 @@ def _jobs_with_tags(dialect: str) -> Select[Any]:
     return select(_document(dialect))
 
 
+def _documents(
+    dialect: str, rows: Select[Any], order: Callable[[Any], tuple[ColumnElement[Any], ...]]
+) -> Select[Any]:
+    """The documents of the jobs `rows` selects (`select(JOBS)` with its conditions, `order`
+    and limit): the database plans the query as it is, then builds a document for each
+    row of the page only; `order(columns)` sorts the page again."""
+    page = rows.order_by(*order(JOBS.c)).subquery("page")
+    return select(_document(dialect, page)).order_by(*order(page.c))
+
+
+def _newest_first(c: Any) -> tuple[ColumnElement[Any], ...]:
+    return (c.date_created.desc(), c.id.desc())
+
+
 def _bound(column: str) -> Any:
     return bindparam(column, type_=JOBS.c[column].type)
 
 
 # Built once, compiled once per dialect: building a statement per call (and its cache
 # key) cost as much as running it.
-_NEWEST_FIRST = (JOBS.c.date_created.desc(), JOBS.c.id.desc())
 _GET = Prepared(lambda dialect: _jobs_with_tags(dialect).where(JOBS.c.id == bindparam("job_id")))
 _GET_FOR_UPDATE = Prepared(
     # No aggregate in a statement that locks rows (PostgreSQL): the tags come on their own.
@@ -244,12 +261,13 @@ _TAGS = Prepared(
     lambda _: select(TAGS.c.key, TAGS.c.value).where(TAGS.c.job_id == bindparam("job_id"))
 )
 _LIST = Prepared(
-    lambda dialect: (
-        _jobs_with_tags(dialect)
+    lambda dialect: _documents(
+        dialect,
+        select(JOBS)
         .where(JOBS.c.user_id == bindparam("user_id"))
-        .order_by(*_NEWEST_FIRST)
         .offset(bindparam("offset"))
-        .limit(bindparam("limit"))
+        .limit(bindparam("limit")),
+        _newest_first,
     )
 )
 _UNFILTERED = JobQuery()
@@ -368,13 +386,8 @@ class SqlaJobRepository:
                 < tuple_(literal(moment, JOBS.c.date_created.type), literal(job_id, Integer()))
             )
         page = self._page(offset, limit)
-        return (
-            _jobs_with_tags(self._connection.dialect.name)
-            .where(*conditions)
-            .order_by(*_NEWEST_FIRST)
-            .offset(page["offset"])
-            .limit(page["limit"])
-        )
+        rows = select(JOBS).where(*conditions).offset(page["offset"]).limit(page["limit"])
+        return _documents(self._connection.dialect.name, rows, _newest_first)
 
     @staticmethod
     def _page(offset: int, limit: int) -> dict[str, int]:
@@ -423,12 +436,12 @@ class SqlaJobRepository:
         return int(counted[0]) if counted else 0
 
     async def list_ended_before(self, moment: datetime, *, limit: int) -> list[Job]:
-        query = (
-            _jobs_with_tags(self._connection.dialect.name)
+        rows = (
+            select(JOBS)
             .where(JOBS.c.status.in_(_FINAL), JOBS.c.date_finished < moment)
-            .order_by(JOBS.c.date_finished, JOBS.c.id)
             .limit(limit)
         )
+        query = _documents(self._connection.dialect.name, rows, lambda c: (c.date_finished, c.id))
         return [to_domain(row) for row in await self._connection.rows(query)]
 
     async def update(self, job: Job) -> None:
