@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,25 +53,40 @@ def settings(
     )
 
 
-async def ended_job(
-    client: Client,
-    container: Container,
-    settings: Settings,
-    owner: Caller,
-    name: str,
-    *,
-    days_ago: float,
-    results: dict[str, bytes],
-    status: str = "finished",
-) -> int:
-    """A job that ended `days_ago`, with result files (path under the job's folders)."""
-    job = await start(client, owner, name)
-    for path, content in results.items():
-        await put_file(container, owner, path, content)
-    await set_status(client, job["id"], status)
-    await set_date_finished(settings, job["id"], datetime.now(UTC) - timedelta(days=days_ago))
-    job_id: int = job["id"]
-    return job_id
+@dataclass(frozen=True)
+class Arrange:
+    """Puts in place what a test starts from, behind the API's back where it must."""
+
+    client: Client
+    container: Container
+    settings: Settings
+
+    async def ended_job(
+        self,
+        owner: Caller,
+        name: str,
+        *,
+        days_ago: float,
+        results: dict[str, bytes],
+        status: str = "finished",
+    ) -> int:
+        """A job that ended `days_ago`, with result files (path under the job's folders)."""
+        job = await start(self.client, owner, name)
+        for path, content in results.items():
+            await self.file(owner, path, content)
+        await set_status(self.client, job["id"], status)
+        moment = datetime.now(UTC) - timedelta(days=days_ago)
+        await set_date_finished(self.settings, job["id"], moment)
+        job_id: int = job["id"]
+        return job_id
+
+    async def file(self, owner: Caller, path: str, content: bytes) -> None:
+        await put_file(self.container, owner, path, content)
+
+
+@pytest.fixture
+def arrange(client: Client, container: Container, settings: Settings) -> Arrange:
+    return Arrange(client, container, settings)
 
 
 async def set_date_finished(settings: Settings, job_id: int, moment: datetime) -> None:
@@ -164,38 +180,26 @@ async def test_jobs_past_the_running_jobs_quota_are_refused_with_409(
 
 
 async def test_cleanup_removes_expired_jobs_with_their_results_and_logs_each(
-    client: Client, container: Container, settings: Settings, alice: Caller, tmp_path: Path
+    client: Client, settings: Settings, alice: Caller, tmp_path: Path, arrange: Arrange
 ) -> None:
-    await ended_job(
-        client,
-        container,
-        settings,
+    await arrange.ended_job(
         alice,
         "old",
         days_ago=40,
         results={"output/old/result.bin": b"r" * 300, "log/old/run.log": b"l" * 50},
     )
-    await ended_job(
-        client,
-        container,
-        settings,
+    await arrange.ended_job(
         alice,
         "failed",
         days_ago=31,
         results={"artifact/failed/model.pt": b"m" * 20},
         status="error",
     )
-    await ended_job(
-        client,
-        container,
-        settings,
-        alice,
-        "recent",
-        days_ago=29,
-        results={"output/recent/result.bin": b"r" * 10},
+    await arrange.ended_job(
+        alice, "recent", days_ago=29, results={"output/recent/result.bin": b"r" * 10}
     )
     await start(client, alice, "running")
-    await put_file(container, alice, "output/running/partial.bin", b"p" * 5)
+    await arrange.file(alice, "output/running/partial.bin", b"p" * 5)
 
     done = cli(settings, tmp_path, "cleanup", **RETENTION)
 
@@ -216,9 +220,9 @@ async def test_cleanup_removes_expired_jobs_with_their_results_and_logs_each(
 
 
 async def test_without_a_retention_cleanup_keeps_every_job(
-    client: Client, container: Container, settings: Settings, alice: Caller, tmp_path: Path
+    client: Client, settings: Settings, alice: Caller, tmp_path: Path, arrange: Arrange
 ) -> None:
-    await ended_job(client, container, settings, alice, "old", days_ago=400, results={})
+    await arrange.ended_job(alice, "old", days_ago=400, results={})
     done = cli(settings, tmp_path, "cleanup")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("decode-userapi cleanup: removed 0 job(s) (0 Bytes)")
@@ -226,16 +230,10 @@ async def test_without_a_retention_cleanup_keeps_every_job(
 
 
 async def test_a_dry_run_removes_nothing(
-    client: Client, container: Container, settings: Settings, alice: Caller, tmp_path: Path
+    client: Client, settings: Settings, alice: Caller, tmp_path: Path, arrange: Arrange
 ) -> None:
-    await ended_job(
-        client,
-        container,
-        settings,
-        alice,
-        "old",
-        days_ago=40,
-        results={"output/old/result.bin": b"r" * 300},
+    await arrange.ended_job(
+        alice, "old", days_ago=40, results={"output/old/result.bin": b"r" * 300}
     )
     staged = Path(settings.user_data_root_path) / ".staging" / "elsewhere~1~abandoned"
     if settings.filesystem == "local":
@@ -270,20 +268,17 @@ async def test_a_dry_run_removes_nothing(
 
 
 async def test_a_cleanup_killed_half_way_leaves_nothing_the_next_run_cannot_finish(
-    client: Client, container: Container, settings: Settings, alice: Caller, tmp_path: Path
+    client: Client, settings: Settings, alice: Caller, tmp_path: Path, arrange: Arrange
 ) -> None:
     names = [f"old-{number:02}" for number in range(24)]
     for name in names:
-        await ended_job(
-            client,
-            container,
-            settings,
+        await arrange.ended_job(
             alice,
             name,
             days_ago=40,
             results={f"output/{name}/a.bin": b"a" * 100, f"log/{name}/b.log": b"b" * 10},
         )
-    await put_file(container, alice, "data/keep.bin", b"k" * 42)
+    await arrange.file(alice, "data/keep.bin", b"k" * 42)
 
     assert kill_at_first_removal(settings, tmp_path) == -signal.SIGKILL
 
@@ -303,10 +298,10 @@ async def test_a_cleanup_killed_half_way_leaves_nothing_the_next_run_cannot_fini
 
 
 async def test_serve_runs_the_cleanup_periodically_when_asked(
-    settings: Settings, client: Client, container: Container, alice: Caller
+    settings: Settings, client: Client, alice: Caller, arrange: Arrange
 ) -> None:
-    await ended_job(client, container, settings, alice, "old", days_ago=40, results={})
-    await ended_job(client, container, settings, alice, "recent", days_ago=1, results={})
+    await arrange.ended_job(alice, "old", days_ago=40, results={})
+    await arrange.ended_job(alice, "recent", days_ago=1, results={})
     periodic = msgspec.structs.replace(settings, cleanup_interval_seconds=1, job_retention_days=30)
     async with AsyncTestClient(create_app(build_container(periodic))) as other:
         deadline = time.monotonic() + 30

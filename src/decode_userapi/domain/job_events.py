@@ -34,34 +34,29 @@ class JobEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def created(cls, job: Job) -> "JobEvent":
-        return cls(
-            kind=JobEventKind.CREATED,
-            job_id=job.id,
-            user_id=job.user_id,
-            status=job.status,
-            job=job,
-        )
+        return cls._of(job, JobEventKind.CREATED, with_job=True)
 
     @classmethod
     def of_update(cls, before: JobState, job: Job, appended: str | None) -> "JobEvent | None":
         """The event a status update made, or None when it changed nothing."""
         if job.status is not before:
-            return cls(
-                kind=JobEventKind.STATUS,
-                job_id=job.id,
-                user_id=job.user_id,
-                status=job.status,
-                job=job,
-            )
+            return cls._of(job, JobEventKind.STATUS, with_job=True)
         if appended:
-            return cls(
-                kind=JobEventKind.RUNTIME_DETAILS,
-                job_id=job.id,
-                user_id=job.user_id,
-                status=job.status,
-                appended=appended,
-            )
+            return cls._of(job, JobEventKind.RUNTIME_DETAILS, appended=appended)
         return None
+
+    @classmethod
+    def _of(
+        cls, job: Job, kind: JobEventKind, *, with_job: bool = False, appended: str | None = None
+    ) -> "JobEvent":
+        return cls(
+            kind=kind,
+            job_id=job.id,
+            user_id=job.user_id,
+            status=job.status,
+            job=job if with_job else None,
+            appended=appended,
+        )
 
     @property
     def ends_job(self) -> bool:

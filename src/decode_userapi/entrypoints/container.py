@@ -193,20 +193,11 @@ class Container(containers.DeclarativeContainer):
     """Where every upload holds its bytes (resumable and multipart uploads too)."""
 
     user_spaces = providers.Singleton(UserSpaces, storage=file_storage)
+    max_upload_bytes = settings.provided.max_upload_bytes
     list_files = providers.Factory(ListFiles, spaces=user_spaces)
-    upload_file = providers.Factory(
-        UploadFile,
-        spaces=user_spaces,
-        quota=storage_quota,
-        max_bytes=settings.provided.max_upload_bytes,
-    )
+    upload_file = providers.Factory(UploadFile, user_spaces, storage_quota, max_upload_bytes)
     create_folder = providers.Factory(CreateFolder, spaces=user_spaces)
-    get_upload_url = providers.Factory(
-        GetUploadUrl,
-        spaces=user_spaces,
-        quota=storage_quota,
-        max_bytes=settings.provided.max_upload_bytes,
-    )
+    get_upload_url = providers.Factory(GetUploadUrl, user_spaces, storage_quota, max_upload_bytes)
     download_file = providers.Factory(DownloadFile, spaces=user_spaces)
     get_download_url = providers.Factory(GetDownloadUrl, spaces=user_spaces)
     rename_file = providers.Factory(RenameFile, spaces=user_spaces)
@@ -218,15 +209,11 @@ class Container(containers.DeclarativeContainer):
         storage=file_storage,
         uploads=upload_repository,
         ledger=usage_ledger,
-        max_bytes=settings.provided.max_upload_bytes,
+        max_bytes=max_upload_bytes,
         expiry_seconds=settings.provided.resumable_upload_expiry_seconds,
     )
     direct_uploads = providers.Factory(
-        DirectMultipartUploads,
-        spaces=user_spaces,
-        storage=file_storage,
-        quota=storage_quota,
-        max_bytes=settings.provided.max_upload_bytes,
+        DirectMultipartUploads, user_spaces, file_storage, storage_quota, max_upload_bytes
     )
     abort_expired_uploads = providers.Factory(
         AbortExpiredUploads, storage=file_storage, uploads=upload_repository, ledger=usage_ledger

@@ -10,10 +10,13 @@ from typing import Any
 import swagger_ui_bundle
 from litestar import Litestar, Request
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
+
+from decode_userapi.entrypoints.http.schemas import ErrorBody
 
 ASSETS_PATH = "/docs/assets"
 _ASSETS_DIR = Path(str(swagger_ui_bundle.swagger_ui_path))
@@ -23,6 +26,12 @@ BEARER: list[SecurityRequirement] = [{"bearer": []}]
 """Routes that need `Authorization: Bearer <ID token>`."""
 API_KEY: list[SecurityRequirement] = [{"apiKey": []}]
 """Internal routes, called by the worker-facing API with `x-api-key`."""
+
+
+def error_doc(description: str) -> ResponseSpec:
+    """An error answer (`{"detail": ...}`) in a route's `responses`."""
+    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+
 
 DESCRIPTION = """\
 The user-facing API of DECODE OpenCloud: upload calibration files, configurations and

@@ -40,7 +40,7 @@ from litestar.status_codes import (
 from decode_userapi.domain.errors import InvalidInput, NotAllowed
 from decode_userapi.domain.files import FileEntry, FileRef
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.http.docs import BEARER
+from decode_userapi.entrypoints.http.docs import BEARER, error_doc
 from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.query_flags import flag_parameter, read_flag
@@ -51,7 +51,6 @@ from decode_userapi.entrypoints.http.routes.files_multipart import (
     multipart_path,
 )
 from decode_userapi.entrypoints.http.schemas import (
-    ErrorBody,
     FileHTTPRequest,
     FileInfo,
     RenameRequest,
@@ -69,10 +68,6 @@ DOWNLOAD, URL, UPLOAD = "download", "url", "upload"
 _TOKEN = re.compile(r"[A-Za-z0-9!#$&+.^_`|~-]+")
 NEXT_CURSOR = "X-Next-Cursor"
 MAX_PAGE = 100_000
-
-
-def _error(description: str) -> ResponseSpec:
-    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
 
 
 def _body(data: Any, description: str) -> ResponseSpec:
@@ -186,7 +181,6 @@ def _send(download: Download, range_header: str | None) -> Response[Any]:
     PATHS,
     summary="List a folder, download a file or folder (`…/download`), or get a download URL"
     " (`…/url`)",
-    tags=["files"],
     responses={
         200: _body(
             list[FileInfo] | FileHTTPRequest | bytes,
@@ -194,9 +188,9 @@ def _send(download: Download, range_header: str | None) -> Response[Any]:
             " `application/zip`); or the download request (`…/url`).",
         ),
         206: _body(bytes, "One range of a file (`Range: bytes=start-end`, `Content-Range`)."),
-        400: _error("The path is not a valid path."),
-        404: _error("Nothing there, or (listing) not a folder."),
-        416: _error("The requested range starts past the end of the file."),
+        400: error_doc("The path is not a valid path."),
+        404: error_doc("Nothing there, or (listing) not a folder."),
+        416: error_doc("The requested range starts past the end of the file."),
     },
     response_headers=[
         ResponseHeader(
@@ -282,12 +276,11 @@ class _WriteOperation(Operation):
 @head(
     PATHS,
     summary="Size and type of a download (`…/download`) without its bytes",
-    tags=["files"],
     responses={
         206: _body(None, "Headers of the requested range (`Range: bytes=…`)."),
-        404: _error("Nothing there."),
-        405: _error("HEAD is only for `…/download`."),
-        416: _error("The range is outside the file."),
+        404: error_doc("Nothing there."),
+        405: error_doc("HEAD is only for `…/download`."),
+        416: error_doc("The range is outside the file."),
     },
 )
 async def peek(
@@ -316,7 +309,6 @@ async def peek(
     summary="Upload into a folder (`…/upload`, multipart field `file`), get an upload URL"
     " (`…/url`), create a folder (trailing `/`), or upload straight to S3 in parts"
     " (`…/multipart`, `…/multipart/{upload_id}/complete`, `…/multipart/{upload_id}/abort`)",
-    tags=["files"],
     status_code=HTTP_201_CREATED,
     request_max_body_size=None,  # uploads stream; UploadFile enforces MAX_UPLOAD_BYTES
     responses={
@@ -327,19 +319,21 @@ async def peek(
             " file (`…/multipart/{upload_id}/complete`, body `{parts: [{part_number, etag}]}`).",
         ),
         204: _body(None, "The multipart upload was aborted (`…/multipart/{upload_id}/abort`)."),
-        400: _error("Not under config/, data/ or artifact/, a bad name, or no `file` field."),
-        409: _error(
+        400: error_doc("Not under config/, data/ or artifact/, a bad name, or no `file` field."),
+        409: error_doc(
             "A folder stands where the file goes, or a file where a folder goes; a multipart"
             " upload never replaces a file."
         ),
-        413: _error(
+        413: error_doc(
             "The file is over the upload limit (`MAX_UPLOAD_BYTES`), or would take you past"
             " your storage quota (bytes or files): refused before it starts when the request"
             " declares its length, stopped when it crosses the quota otherwise; nothing of"
             " it is kept. `…/url`: no room is left in your quota."
         ),
-        404: _error("No such multipart upload into that folder."),
-        405: _error("Multipart uploads straight to storage need S3; this server stores locally."),
+        404: error_doc("No such multipart upload into that folder."),
+        405: error_doc(
+            "Multipart uploads straight to storage need S3; this server stores locally."
+        ),
     },
 )
 async def write(
@@ -380,13 +374,12 @@ async def write(
 @put(
     PATHS,
     summary="Rename a file or an empty folder",
-    tags=["files"],
     status_code=HTTP_200_OK,
     responses={
-        400: _error("The new path is not inside a predefined folder, or not valid."),
-        404: _error("Nothing to rename."),
-        405: _error("The root, a predefined folder, or a folder that is not empty."),
-        409: _error("The new path exists."),
+        400: error_doc("The new path is not inside a predefined folder, or not valid."),
+        404: error_doc("Nothing to rename."),
+        405: error_doc("The root, a predefined folder, or a folder that is not empty."),
+        409: error_doc("The new path exists."),
     },
 )
 async def rename(
@@ -401,7 +394,7 @@ async def rename(
     return FileInfo.of(entry)
 
 
-@delete(PATHS, summary="Delete a file or a folder", tags=["files"], status_code=HTTP_204_NO_CONTENT)
+@delete(PATHS, summary="Delete a file or a folder", status_code=HTTP_204_NO_CONTENT)
 async def remove(
     user: NamedDependency[User], delete_file: NamedDependency[DeleteFile], path: FromPath[str] = ""
 ) -> None:
@@ -412,5 +405,8 @@ async def remove(
 
 def router() -> Router:
     return Router(
-        path="/files", security=BEARER, route_handlers=[read, peek, write, rename, remove]
+        path="/files",
+        tags=["files"],
+        security=BEARER,
+        route_handlers=[read, peek, write, rename, remove],
     )

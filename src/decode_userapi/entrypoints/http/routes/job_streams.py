@@ -25,8 +25,7 @@ from decode_userapi.domain.errors import InvalidInput, Overloaded
 from decode_userapi.domain.job_events import JobEvent, JobEventKind
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.connections import mark_live_stream
-from decode_userapi.entrypoints.http.docs import BEARER
-from decode_userapi.entrypoints.http.schemas import ErrorBody
+from decode_userapi.entrypoints.http.docs import BEARER, error_doc
 from decode_userapi.entrypoints.http.schemas_jobs import JobOut
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.jobs.events import WatchJobEvents
@@ -74,8 +73,8 @@ class DetailsAppended(msgspec.Struct, frozen=True):
     appended: str
 
 
-def _error(description: str) -> ResponseSpec:
-    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+_BAD_LAST_EVENT_ID = error_doc("Last-Event-ID is not a whole number of 0 or more.")
+_TOO_MANY_STREAMS = error_doc("Too many open streams on this server; retry after `Retry-After`.")
 
 
 def _stream_doc(description: str) -> ResponseSpec:
@@ -123,6 +122,14 @@ def _sse(event: JobEvent | None) -> bytes:
     return f"id: {event.id}\nevent: {event.kind.value}\ndata: {body}\n\n".encode()
 
 
+def _events_answer(
+    request: Request[Any, Any, Any], slots: StreamSlots, events: AsyncIterator[JobEvent | None]
+) -> Stream:
+    """The stream of `events`, in one of this process's stream slots (503 when none is free)."""
+    slots.check(request)
+    return Stream(slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING)
+
+
 async def _event_stream(events: AsyncIterator[JobEvent | None]) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
     async for event in events:
@@ -134,8 +141,8 @@ async def _event_stream(events: AsyncIterator[JobEvent | None]) -> AsyncIterator
     summary="Live events of all your jobs (Server-Sent Events)",
     responses={
         200: _stream_doc("The event stream."),
-        400: _error("Last-Event-ID is not a whole number of 0 or more."),
-        503: _error("Too many open streams on this server; retry after `Retry-After`."),
+        400: _BAD_LAST_EVENT_ID,
+        503: _TOO_MANY_STREAMS,
     },
 )
 async def all_job_events(
@@ -169,10 +176,7 @@ async def all_job_events(
     events = await watch_job_events.of_all_jobs(
         user, last_event_id=_last_event_id(last_event_id_header, last_event_id)
     )
-    stream_slots.check(request)
-    return Stream(
-        stream_slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING
-    )
+    return _events_answer(request, stream_slots, events)
 
 
 @get(
@@ -181,9 +185,9 @@ async def all_job_events(
     responses={
         200: _stream_doc("The event stream of the job."),
         204: ResponseSpec(None, description="The job is final and no later event is left."),
-        400: _error("Last-Event-ID is not a whole number of 0 or more."),
-        404: _error("No such job of yours."),
-        503: _error("Too many open streams on this server; retry after `Retry-After`."),
+        400: _BAD_LAST_EVENT_ID,
+        404: error_doc("No such job of yours."),
+        503: _TOO_MANY_STREAMS,
     },
 )
 async def job_events(
@@ -206,10 +210,7 @@ async def job_events(
     )
     if events is None:
         return Response(None, status_code=HTTP_204_NO_CONTENT)
-    stream_slots.check(request)
-    return Stream(
-        stream_slots.hold(_event_stream(events)), media_type=EVENT_STREAM, headers=NO_BUFFERING
-    )
+    return _events_answer(request, stream_slots, events)
 
 
 @get(
@@ -223,9 +224,9 @@ async def job_events(
             media_type="text/plain",
             generate_examples=False,
         ),
-        400: _error("follow is not true or false."),
-        404: _error("No such job of yours."),
-        503: _error("follow: too many open streams on this server; retry later."),
+        400: error_doc("follow is not true or false."),
+        404: error_doc("No such job of yours."),
+        503: error_doc("follow: too many open streams on this server; retry later."),
     },
 )
 async def job_log(

@@ -17,7 +17,6 @@ from litestar import Request, Response, Router, delete, head, patch, post, route
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, InternalServerException
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -25,9 +24,8 @@ from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.uploads import CHECKSUM_ALGORITHMS, Checksum, ResumableUpload
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.http.docs import BEARER
+from decode_userapi.entrypoints.http.docs import BEARER, error_doc
 from decode_userapi.entrypoints.http.origins import Origins
-from decode_userapi.entrypoints.http.schemas import ErrorBody
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.files.resumable import ResumableUploads
 
@@ -51,8 +49,8 @@ _NUMBER = re.compile(r"[0-9]{1,19}")
 _KEY = re.compile(r"[!-+\--~]+")  # printable ASCII without space and comma
 
 
-def _error(description: str) -> ResponseSpec:
-    return ResponseSpec(ErrorBody, description=description, generate_examples=False)
+_NO_TUS_VERSION = error_doc(f"No `Tus-Resumable: {TUS_VERSION}`.")
+_NO_SUCH_UPLOAD = error_doc("No such upload of yours (or it expired, or it finished).")
 
 
 def _check_version(request: Request[Any, Any, Any]) -> None:
@@ -156,7 +154,6 @@ def _state(upload: ResumableUpload) -> dict[str, str]:
     PATHS,
     http_method=[HttpMethod.OPTIONS],
     summary="What this tus server offers (no sign-in needed)",
-    tags=["uploads"],
     status_code=HTTP_204_NO_CONTENT,
     security=[],
 )
@@ -178,15 +175,14 @@ async def discover(settings: NamedDependency[Settings]) -> Response[None]:
 @post(
     "/",
     summary="Start a resumable upload (tus creation; the first bytes may come along)",
-    tags=["uploads"],
     status_code=HTTP_201_CREATED,
     request_max_body_size=None,  # the upload's length is checked against MAX_UPLOAD_BYTES
     responses={
-        400: _error("Upload-Length or Upload-Metadata (`path`, `filename`) missing or invalid."),
-        409: _error("A file or folder stands at the target already."),
-        412: _error("No `Tus-Resumable: 1.0.0`."),
-        413: _error("Upload-Length is over `MAX_UPLOAD_BYTES`."),
-        415: _error("Bytes sent along without `Content-Type: application/offset+octet-stream`."),
+        400: error_doc("Upload-Length or Upload-Metadata (`path`, `filename`) missing or invalid."),
+        409: error_doc("A file or folder stands at the target already."),
+        412: _NO_TUS_VERSION,
+        413: error_doc("Upload-Length is over `MAX_UPLOAD_BYTES`."),
+        415: error_doc("Bytes sent along without `Content-Type: application/offset+octet-stream`."),
     },
 )
 async def create(
@@ -219,8 +215,7 @@ async def create(
 @head(
     "/{upload_id:str}",
     summary="How far an upload got (tus `Upload-Offset`)",
-    tags=["uploads"],
-    responses={404: _error("No such upload of yours (or it expired, or it finished).")},
+    responses={404: _NO_SUCH_UPLOAD},
 )
 async def offset(
     request: Request[Any, Any, Any],
@@ -236,22 +231,21 @@ async def offset(
 @patch(
     "/{upload_id:str}",
     summary="Append bytes at `Upload-Offset` (tus core)",
-    tags=["uploads"],
     status_code=HTTP_204_NO_CONTENT,
     request_max_body_size=None,  # bounded by the upload's length
     responses={
-        400: _error(
+        400: error_doc(
             "Upload-Offset missing, more bytes than the upload's length, or a checksum"
             " algorithm other than sha1 and md5."
         ),
-        404: _error("No such upload of yours (or it expired, or it finished)."),
-        409: _error(
+        404: _NO_SUCH_UPLOAD,
+        409: error_doc(
             "Upload-Offset is not the upload's offset, another request is writing"
             " to it, or on the last byte: a file stands at the target."
         ),
-        412: _error("No `Tus-Resumable: 1.0.0`."),
-        415: _error("Not `Content-Type: application/offset+octet-stream`."),
-        460: _error("The bytes do not match `Upload-Checksum`; none were kept."),
+        412: _NO_TUS_VERSION,
+        415: error_doc("Not `Content-Type: application/offset+octet-stream`."),
+        460: error_doc("The bytes do not match `Upload-Checksum`; none were kept."),
     },
 )
 async def append(
@@ -272,12 +266,11 @@ async def append(
 @delete(
     "/{upload_id:str}",
     summary="Stop an upload and drop its bytes (tus termination)",
-    tags=["uploads"],
     status_code=HTTP_204_NO_CONTENT,
     responses={
-        404: _error("No such upload of yours."),
-        409: _error("A request is writing to it."),
-        412: _error("No `Tus-Resumable: 1.0.0`."),
+        404: error_doc("No such upload of yours."),
+        409: error_doc("A request is writing to it."),
+        412: _NO_TUS_VERSION,
     },
 )
 async def terminate(
@@ -294,6 +287,7 @@ async def terminate(
 def router() -> Router:
     return Router(
         path="/uploads",
+        tags=["uploads"],
         security=BEARER,
         route_handlers=[discover, create, offset, append, terminate],
     )

@@ -1,19 +1,10 @@
-"""Accounts of the local identity provider.
-
-Revision ID: 0001_users
-Revises:
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Accounts of the local identity provider."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001_users"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,19 +1,10 @@
-"""Jobs.
-
-Revision ID: 0002_jobs
-Revises: 0001_users
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Jobs."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_jobs"
 down_revision: str | None = "0001_users"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,19 +1,10 @@
-"""Failed sign-ins per account and per client address (rate limits shared by replicas).
-
-Revision ID: 0003_sign_in_attempts
-Revises: 0002_jobs
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Failed sign-ins per account and per client address (rate limits shared by replicas)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_sign_in_attempts"
 down_revision: str | None = "0002_jobs"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

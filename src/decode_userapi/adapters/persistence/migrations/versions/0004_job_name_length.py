@@ -1,19 +1,10 @@
-"""Job names up to 255 characters (a folder name's limit is 255 bytes in UTF-8).
-
-Revision ID: 0004_job_name_length
-Revises: 0003_sign_in_attempts
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Job names up to 255 characters (a folder name's limit is 255 bytes in UTF-8)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_job_name_length"
 down_revision: str | None = "0003_sign_in_attempts"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def _job_name_type(new: sa.String, old: sa.String) -> None:

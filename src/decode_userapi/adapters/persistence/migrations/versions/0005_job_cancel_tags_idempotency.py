@@ -4,21 +4,13 @@ The `canceled` state needs no schema change (`jobs.status` is text). The indexes
 `GET /jobs`: newest first per user (and its cursor), by status, by application and
 version, by a prefix of the job name (on PostgreSQL `text_pattern_ops`, which `LIKE 'x%'`
 can use under any collation), and by tag.
-
-Revision ID: 0005_job_cancel_tags_idempotency
-Revises: 0004_job_name_length
-Create Date: 2026-11-25
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_job_cancel_tags_idempotency"
 down_revision: str | None = "0004_job_name_length"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,19 +1,10 @@
-"""Job events: what the live streams of jobs send (`GET /jobs/events`).
-
-Revision ID: 0006_job_events
-Revises: 0005_job_cancel_tags_idempotency
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Job events: what the live streams of jobs send (`GET /jobs/events`)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_job_events"
 down_revision: str | None = "0005_job_cancel_tags_idempotency"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,19 +1,10 @@
-"""Resumable uploads in progress (shared by replicas).
-
-Revision ID: 0007_uploads
-Revises: 0006_job_events
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Resumable uploads in progress (shared by replicas)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_uploads"
 down_revision: str | None = "0006_job_events"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

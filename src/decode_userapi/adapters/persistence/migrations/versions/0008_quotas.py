@@ -1,19 +1,10 @@
-"""Storage use, upload reservations and quota overrides per user.
-
-Revision ID: 0008_quotas
-Revises: 0007_uploads
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Storage use, upload reservations and quota overrides per user."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_quotas"
 down_revision: str | None = "0007_uploads"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
