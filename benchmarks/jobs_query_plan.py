@@ -22,6 +22,7 @@ from decode_userapi.adapters.persistence.database import create_engine, upgrade
 from decode_userapi.adapters.persistence.driver import SqlConnection, database_for
 from decode_userapi.adapters.persistence.jobs import SqlaJobRepository
 from decode_userapi.domain.jobs import JobQuery, JobState
+from decode_userapi.ports.job_repository import Window
 from tests.servers.postgres import fresh_database, start_postgres
 
 HEAVY_USER = "heavy-user"  # as in FILL
@@ -82,7 +83,7 @@ CASES: list[tuple[str, JobQuery, dict[str, Any]]] = [
 async def explain(session: AsyncSession, label: str, query: JobQuery, after: Any) -> None:
     engine = cast(AsyncEngine, session.bind)
     repository = SqlaJobRepository(SqlConnection(database_for(engine)))
-    statement = repository.list_statement(HEAVY_USER, query, offset=0, limit=PAGE, after=after)
+    statement = repository.list_statement(HEAVY_USER, query, Window(0, PAGE, after))
     sql = statement.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
     )

@@ -16,6 +16,7 @@ from decode_userapi.adapters.persistence.driver import database_for
 from decode_userapi.adapters.persistence.unit_of_work import SqlaUnitOfWork
 from decode_userapi.domain.errors import AlreadyExists
 from decode_userapi.domain.jobs import FilesDown, Job, JobQuery, JobSpec, JobState
+from decode_userapi.ports.job_repository import Window
 from decode_userapi.ports.unit_of_work import UnitOfWork
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -130,35 +131,13 @@ async def test_a_user_lists_their_jobs_newest_first(new_uow: NewUnitOfWork) -> N
     await add(new_uow, job("a"), job("b", created=late), job("c", created=late))
     await add(new_uow, job("theirs", user="u2"))
     async with new_uow() as uow:
-        listed = await uow.jobs.list_for_user(
-            "u1",
-            JobQuery(),
-            offset=0,
-            limit=10,
-        )
+        listed = await uow.jobs.list_for_user("u1", JobQuery(), Window(0, 10))
         assert [one.job_name for one in listed] == ["c", "b", "a"]
-        page = await uow.jobs.list_for_user(
-            "u1",
-            JobQuery(),
-            offset=1,
-            limit=1,
-        )
+        page = await uow.jobs.list_for_user("u1", JobQuery(), Window(1, 1))
         assert [one.job_name for one in page] == ["b"]
-        assert (
-            await uow.jobs.list_for_user(
-                "u1",
-                JobQuery(),
-                offset=10**12,
-                limit=10,
-            )
-            == []
-        )
-        assert (
-            await uow.jobs.list_for_user(
-                "u1", JobQuery(statuses=(JobState.RUNNING,)), offset=0, limit=10
-            )
-            == []
-        )
+        assert await uow.jobs.list_for_user("u1", JobQuery(), Window(10**12, 10)) == []
+        running_only = JobQuery(statuses=(JobState.RUNNING,))
+        assert await uow.jobs.list_for_user("u1", running_only, Window(0, 10)) == []
 
 
 async def test_an_update_keeps_status_dates_and_details(new_uow: NewUnitOfWork) -> None:
@@ -172,6 +151,6 @@ async def test_an_update_keeps_status_dates_and_details(new_uow: NewUnitOfWork) 
     async with new_uow() as uow:
         assert await uow.jobs.get(added.id) == current
         running = await uow.jobs.list_for_user(
-            "u1", JobQuery(statuses=(JobState.RUNNING,)), offset=0, limit=10
+            "u1", JobQuery(statuses=(JobState.RUNNING,)), Window(0, 10)
         )
         assert running == [current]

@@ -3,9 +3,22 @@
 from datetime import datetime
 from typing import Protocol
 
+import msgspec
+
 from decode_userapi.domain.jobs import Job, JobQuery
 
 MAX_PAGE_SIZE = 1000
+
+
+class Window(msgspec.Struct, frozen=True):
+    """Which part of a list of jobs: up to `limit` from `offset`, starting after `after` (a
+    job's `date_created` and id, which need not be a job that still exists) when given.
+    `limit` is capped at `MAX_PAGE_SIZE` + 1 (so that a caller can tell whether more
+    follow); an `offset` past the last job, however large, gives an empty list."""
+
+    offset: int = 0
+    limit: int = MAX_PAGE_SIZE
+    after: tuple[datetime, int] | None = None
 
 
 class JobRepository(Protocol):
@@ -44,22 +57,9 @@ class JobRepository(Protocol):
         """
         ...
 
-    async def list_for_user(
-        self,
-        user_id: str,
-        query: JobQuery,
-        *,
-        offset: int,
-        limit: int,
-        after: tuple[datetime, int] | None = None,
-    ) -> list[Job]:
-        """The user's jobs that match `query`, newest first (ties: higher id first).
-
-        `after` (a job's `date_created` and id) starts the list after that position, which
-        need not be a job that still exists. `limit` is capped at `MAX_PAGE_SIZE` + 1 (so
-        that a caller can tell whether more follow); an `offset` past the last job, however
-        large, gives an empty list.
-        """
+    async def list_for_user(self, user_id: str, query: JobQuery, window: Window) -> list[Job]:
+        """The `window` of the user's jobs that match `query`, newest first (ties: higher
+        id first)."""
         ...
 
     async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:

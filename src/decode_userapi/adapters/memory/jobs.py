@@ -1,7 +1,6 @@
 """`UnitOfWork` and `JobRepository` in a dictionary: a change is kept on `commit()`."""
 
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 
 import msgspec
@@ -10,7 +9,7 @@ from decode_userapi.domain.errors import AlreadyExists, RunningJobsQuotaExceeded
 from decode_userapi.domain.idempotency import KeyUse
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import Job, JobQuery
-from decode_userapi.ports.job_repository import MAX_PAGE_SIZE
+from decode_userapi.ports.job_repository import MAX_PAGE_SIZE, Window
 
 KeyUses = dict[tuple[str, str], tuple[str, int | None, datetime]]
 """(user, key) → (fingerprint, job id, when)."""
@@ -55,15 +54,8 @@ class InMemoryJobRepository:
         job = self.jobs.get(job_id)
         return None if job is None else msgspec.structs.replace(job)
 
-    async def list_for_user(
-        self,
-        user_id: str,
-        query: JobQuery,
-        *,
-        offset: int,
-        limit: int,
-        after: tuple[datetime, int] | None = None,
-    ) -> list[Job]:
+    async def list_for_user(self, user_id: str, query: JobQuery, window: Window) -> list[Job]:
+        after = window.after
         mine = [
             job
             for job in self.jobs.values()
@@ -72,7 +64,7 @@ class InMemoryJobRepository:
             and (after is None or (job.date_created, job.id) < after)
         ]
         mine.sort(key=lambda job: (job.date_created, job.id), reverse=True)
-        page = mine[offset:][: min(limit, MAX_PAGE_SIZE + 1)]
+        page = mine[window.offset :][: min(window.limit, MAX_PAGE_SIZE + 1)]
         return [msgspec.structs.replace(job) for job in page]
 
     async def count_running(self, user_id: str) -> int:
@@ -186,12 +178,7 @@ class InMemoryUnitOfWork:
         await self.rollback()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.rollback()
 
     async def commit(self) -> None:

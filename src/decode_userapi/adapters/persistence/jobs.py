@@ -5,33 +5,14 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import (
-    JSON,
-    ColumnElement,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    Select,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal,
-    literal_column,
-    select,
-    tuple_,
-    update,
-)
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import ForeignKey, Identity, Index, Table, UniqueConstraint
 from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.expression import ColumnElement, Select, literal, literal_column, tuple_
+from sqlalchemy.types import JSON, DateTime, Integer, String, Text
 
 from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base
@@ -42,7 +23,7 @@ from decode_userapi.domain.jobs import (
     JobQuery,
     JobState,
 )
-from decode_userapi.ports.job_repository import MAX_PAGE_SIZE
+from decode_userapi.ports.job_repository import MAX_PAGE_SIZE, Window
 
 
 class JobRow(Base):
@@ -348,36 +329,17 @@ class SqlaJobRepository:
         }
         return job
 
-    async def list_for_user(
-        self,
-        user_id: str,
-        query: JobQuery,
-        *,
-        offset: int,
-        limit: int,
-        after: tuple[datetime, int] | None = None,
-    ) -> list[Job]:
-        if query == _UNFILTERED and after is None:  # the busiest case, built once
-            rows = await self._connection.rows(
-                _LIST, {"user_id": user_id, **self._page(offset, limit)}
-            )
+    async def list_for_user(self, user_id: str, query: JobQuery, window: Window) -> list[Job]:
+        if query == _UNFILTERED and window.after is None:  # the busiest case, built once
+            rows = await self._connection.rows(_LIST, {"user_id": user_id, **self._page(window)})
         else:
-            statement = self.list_statement(user_id, query, offset=offset, limit=limit, after=after)
-            rows = await self._connection.rows(statement)
+            rows = await self._connection.rows(self.list_statement(user_id, query, window))
         return [to_domain(row) for row in rows]
 
-    def list_statement(
-        self,
-        user_id: str,
-        query: JobQuery,
-        *,
-        offset: int,
-        limit: int,
-        after: tuple[datetime, int] | None = None,
-    ) -> Select[Any]:
+    def list_statement(self, user_id: str, query: JobQuery, window: Window) -> Select[Any]:
         """The query of `list_for_user` (benchmarks/jobs_query_plan.py explains it)."""
         conditions = [JOBS.c.user_id == user_id, *self._conditions(query)]
-        if after is not None:
+        if (after := window.after) is not None:
             # Keyset paging on the list's order, which the index (user_id, date_created,
             # id) serves: jobs inserted meanwhile move no page.
             moment, job_id = after
@@ -385,15 +347,18 @@ class SqlaJobRepository:
                 tuple_(JOBS.c.date_created, JOBS.c.id)
                 < tuple_(literal(moment, JOBS.c.date_created.type), literal(job_id, Integer()))
             )
-        page = self._page(offset, limit)
+        page = self._page(window)
         rows = select(JOBS).where(*conditions).offset(page["offset"]).limit(page["limit"])
         return _documents(self._connection.dialect.name, rows, _newest_first)
 
     @staticmethod
-    def _page(offset: int, limit: int) -> dict[str, int]:
+    def _page(window: Window) -> dict[str, int]:
         # No user has more jobs than MAX_ID; a larger offset would not bind. One more than
         # a page tells whether another page follows.
-        return {"offset": min(offset, MAX_ID), "limit": min(limit, MAX_PAGE_SIZE + 1)}
+        return {
+            "offset": min(window.offset, MAX_ID),
+            "limit": min(window.limit, MAX_PAGE_SIZE + 1),
+        }
 
     def _conditions(self, query: JobQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []

@@ -3,7 +3,6 @@
 Repositories only raise; the unit of work decides what is kept (commit) or dropped (rollback).
 """
 
-from types import TracebackType
 from typing import Self
 
 from decode_userapi.adapters.persistence.driver import Database, SqlConnection
@@ -33,12 +32,7 @@ class SqlaUnitOfWork:
         self.idempotency_keys = SqlaIdempotencyKeys(self._connection)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()  # rolls back what was not committed

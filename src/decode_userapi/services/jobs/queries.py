@@ -6,7 +6,7 @@ import msgspec
 from decode_userapi.domain.errors import InvalidInput, NotFound
 from decode_userapi.domain.jobs import Job, JobQuery
 from decode_userapi.domain.users import User
-from decode_userapi.ports.job_repository import MAX_PAGE_SIZE
+from decode_userapi.ports.job_repository import MAX_PAGE_SIZE, Window
 from decode_userapi.ports.unit_of_work import UnitOfWork
 
 
@@ -74,9 +74,7 @@ class ListJobs:
         after = None if cursor is None else decode_cursor(cursor)
         limit = min(limit, MAX_PAGE_SIZE)
         async with self._uow as uow:
-            jobs = await uow.jobs.list_for_user(
-                user.id, query, offset=offset, limit=limit + 1, after=after
-            )
+            jobs = await uow.jobs.list_for_user(user.id, query, Window(offset, limit + 1, after))
         more = len(jobs) > limit
         jobs = jobs[:limit]
         return JobPage(jobs, encode_cursor(jobs[-1]) if more else None)
