@@ -13,22 +13,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    ForeignKey,
-    Identity,
-    Index,
-    Integer,
-    Select,
-    String,
-    Table,
-    Text,
-    bindparam,
-    select,
-    text,
-)
+from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import ForeignKey, Identity, Index, Table
+from sqlalchemy.types import BigInteger, DateTime, Integer, String, Text
 
 from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base

@@ -6,20 +6,10 @@ expected), so of two requests that append to one upload at once exactly one proc
 
 from datetime import UTC, datetime
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    ColumnElement,
-    DateTime,
-    String,
-    Text,
-    delete,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import JSON, BigInteger, DateTime, String, Text
 
 from decode_userapi.adapters.persistence.orm import Base
 from decode_userapi.domain.files import FileRef

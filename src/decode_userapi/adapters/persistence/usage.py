@@ -9,22 +9,12 @@ process and replica.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    DateTime,
-    Identity,
-    Integer,
-    String,
-    bindparam,
-    case,
-    delete,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import Identity
+from sqlalchemy.types import BigInteger, DateTime, Integer, String
 
 from decode_userapi.adapters.persistence.driver import Prepared, SqlConnection
 from decode_userapi.adapters.persistence.orm import Base

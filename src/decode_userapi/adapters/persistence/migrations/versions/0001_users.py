@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0001_users"
-down_revision: str | None = None
+revision, down_revision = "0001_users", None
 
 
 def upgrade() -> None:

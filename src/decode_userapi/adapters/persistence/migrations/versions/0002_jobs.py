@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_jobs"
-down_revision: str | None = "0001_users"
+revision, down_revision = "0002_jobs", "0001_users"
 
 
 def upgrade() -> None:

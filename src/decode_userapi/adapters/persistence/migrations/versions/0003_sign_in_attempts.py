@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_sign_in_attempts"
-down_revision: str | None = "0002_jobs"
+revision, down_revision = "0003_sign_in_attempts", "0002_jobs"
 
 
 def upgrade() -> None:

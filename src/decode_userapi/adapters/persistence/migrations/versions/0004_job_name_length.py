@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_job_name_length"
-down_revision: str | None = "0003_sign_in_attempts"
+revision, down_revision = "0004_job_name_length", "0003_sign_in_attempts"
 
 
 def _job_name_type(new: sa.String, old: sa.String) -> None:

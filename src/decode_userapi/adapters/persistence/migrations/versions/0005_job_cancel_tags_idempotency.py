@@ -9,8 +9,7 @@ can use under any collation), and by tag.
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_job_cancel_tags_idempotency"
-down_revision: str | None = "0004_job_name_length"
+revision, down_revision = "0005_job_cancel_tags_idempotency", "0004_job_name_length"
 
 
 def upgrade() -> None:

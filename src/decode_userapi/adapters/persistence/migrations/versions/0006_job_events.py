@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_job_events"
-down_revision: str | None = "0005_job_cancel_tags_idempotency"
+revision, down_revision = "0006_job_events", "0005_job_cancel_tags_idempotency"
 
 
 def upgrade() -> None:

@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_uploads"
-down_revision: str | None = "0006_job_events"
+revision, down_revision = "0007_uploads", "0006_job_events"
 
 
 def upgrade() -> None:

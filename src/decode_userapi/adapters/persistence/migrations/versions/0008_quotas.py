@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_quotas"
-down_revision: str | None = "0007_uploads"
+revision, down_revision = "0008_quotas", "0007_uploads"
 
 
 def upgrade() -> None:
