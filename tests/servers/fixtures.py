@@ -15,9 +15,12 @@ import pytest
 
 from decode_userapi.entrypoints.settings import Settings, load_settings
 from decode_userapi.ports.account_directory import AccountDirectory
+from tests.servers.botocore_models import share_model_cache
 from tests.servers.minio import Minio, minio_server
 from tests.servers.moto import REGION, aws_environment, moto_server
 from tests.servers.postgres import PostgresServer, fresh_database, start_postgres
+
+share_model_cache()
 
 STARTUP_TIMES = pytest.StashKey[dict[str, float]]()
 """Seconds each server took to start, shown at the end of the run."""
