@@ -163,14 +163,24 @@ def _ensure_os_user(name: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(server: PostgresServer) -> AsyncIterator[str]:
-    """A new empty database for one test (its URL); dropped afterwards."""
+async def fresh_database(server: PostgresServer, template: str | None = None) -> AsyncIterator[str]:
+    """A new database for one test (its URL), empty or a copy of `template`; dropped
+    afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin_url = server.url().replace("postgresql+asyncpg", "postgresql")
-    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    await _admin(admin_url, f'CREATE DATABASE "{name}"{copy_of}')
     yield server.url(name)
     # A new connection: the test may have restarted the server.
     await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def create_database(server: PostgresServer, name: str) -> str:
+    """A new empty database named `name` (its URL), kept until the server stops."""
+    await _admin(
+        server.url().replace("postgresql+asyncpg", "postgresql"), f'CREATE DATABASE "{name}"'
+    )
+    return server.url(name)
 
 
 async def _admin(url: str, statement: str) -> None:
