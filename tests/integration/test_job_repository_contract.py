@@ -140,6 +140,23 @@ async def test_a_user_lists_their_jobs_newest_first(new_uow: NewUnitOfWork) -> N
         assert await uow.jobs.list_for_user("u1", running_only, Window(0, 10)) == []
 
 
+async def test_every_read_gives_a_job_its_tags(new_uow: NewUnitOfWork) -> None:
+    tagged = msgspec.structs.replace(job("tagged"), tags={"experiment": "E-42", "sample": "s 1"})
+    [with_tags, without] = await add(new_uow, tagged, job("plain"))
+    async with new_uow() as uow:
+        for for_update in (False, True):
+            read = await uow.jobs.get(with_tags.id, for_update=for_update)
+            plain = await uow.jobs.get(without.id, for_update=for_update)
+            assert read is not None
+            assert plain is not None
+            assert (read.tags, plain.tags) == ({"experiment": "E-42", "sample": "s 1"}, {})
+        listed = await uow.jobs.list_for_user("u1", JobQuery(), Window(0, 10))
+        assert {one.job_name: one.tags for one in listed} == {
+            "tagged": {"experiment": "E-42", "sample": "s 1"},
+            "plain": {},
+        }
+
+
 async def test_an_update_keeps_status_dates_and_details(new_uow: NewUnitOfWork) -> None:
     [added] = await add(new_uow, job())
     async with new_uow() as uow:

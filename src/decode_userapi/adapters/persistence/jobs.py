@@ -231,11 +231,14 @@ def _bound(column: str) -> Any:
 # key) cost as much as running it.
 _GET = Prepared(lambda dialect: _jobs_with_tags(dialect).where(JOBS.c.id == bindparam("job_id")))
 _GET_FOR_UPDATE = Prepared(
-    # No aggregate in a statement that locks rows (PostgreSQL): the tags come on their own.
+    # PostgreSQL takes no aggregate in a statement that locks rows: the tags come on their
+    # own (`_TAGS`). SQLite locks no rows (one writer at a time): the plain read.
     lambda dialect: (
         select(_document(dialect, with_tags=False))
         .where(JOBS.c.id == bindparam("job_id"))
         .with_for_update()
+        if dialect == "postgresql"
+        else _jobs_with_tags(dialect).where(JOBS.c.id == bindparam("job_id"))
     )
 )
 _TAGS = Prepared(
@@ -315,18 +318,15 @@ class SqlaJobRepository:
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
         if not _storable(job_id):
             return None
-        if not for_update:
-            row = await self._connection.first(_GET, {"job_id": job_id})
-            return None if row is None else to_domain(row)
-        # FOR UPDATE may not lock a row of an aggregate: the tags come on their own.
-        row = await self._connection.first(_GET_FOR_UPDATE, {"job_id": job_id})
+        row = await self._connection.first(
+            _GET_FOR_UPDATE if for_update else _GET, {"job_id": job_id}
+        )
         if row is None:
             return None
         job = to_domain(row)
-        job.tags = {
-            str(key): str(value)
-            for key, value in await self._connection.rows(_TAGS, {"job_id": job_id})
-        }
+        if for_update and self._connection.dialect.name == "postgresql":
+            tags = await self._connection.rows(_TAGS, {"job_id": job_id})
+            job.tags = {str(key): str(value) for key, value in tags}
         return job
 
     async def list_for_user(self, user_id: str, query: JobQuery, window: Window) -> list[Job]:
