@@ -42,6 +42,14 @@ class ResumableUpload(msgspec.Struct, frozen=True):
         return self.offset == self.length
 
 
+class AbortedUpload(msgspec.Struct, frozen=True):
+    """An upload removed because it expired: whose it was and what it freed."""
+
+    user_id: str
+    target: FileRef
+    bytes_freed: int
+
+
 CHECKSUM_ALGORITHMS = ("sha1", "md5")
 
 
@@ -51,11 +59,3 @@ class Checksum(msgspec.Struct, frozen=True):
     algorithm: str
     """One of `CHECKSUM_ALGORITHMS`."""
     digest: bytes
-
-
-class AbortedUpload(msgspec.Struct, frozen=True):
-    """An upload removed because it expired: whose it was and what it freed."""
-
-    user_id: str
-    target: FileRef
-    bytes_freed: int

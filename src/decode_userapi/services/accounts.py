@@ -54,10 +54,8 @@ class SignIn:
         max_failures_per_account: int,
         max_failures_per_address: int,
     ) -> None:
-        self._accounts = accounts
-        self._throttle = throttle
-        self._per_account = max_failures_per_account
-        self._per_address = max_failures_per_address
+        self._accounts, self._throttle = accounts, throttle
+        self._per_account, self._per_address = max_failures_per_account, max_failures_per_address
 
     async def __call__(
         self, email: str, password: str, client_address: str | None = None

@@ -1,14 +1,15 @@
 """`cleanup`: expired jobs with their results, abandoned uploads, and a recount of usage."""
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import msgspec
 
 from decode_userapi.ports.sweeper import Removal, Sweeper
 from decode_userapi.ports.unit_of_work import UnitOfWork
 from decode_userapi.ports.usage_ledger import UsageLedger
+from decode_userapi.services.clock import Clock, utc_now
 from decode_userapi.services.jobs.delete import DeleteJob
 from decode_userapi.services.usage import RecountUsage
 
@@ -55,15 +56,11 @@ class Cleanup:
         ledger: UsageLedger,
         sweepers: Sequence[Sweeper],
         retention_days: int | None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
-        self._uow = uow
-        self._delete_job = delete_job
-        self._recount = recount
-        self._ledger = ledger
-        self._sweepers = sweepers
+        self._uow, self._delete_job, self._recount = uow, delete_job, recount
+        self._ledger, self._sweepers, self._clock = ledger, sweepers, clock
         self._retention_days = retention_days
-        self._clock = clock
 
     async def __call__(self, *, dry_run: bool = False) -> CleanupSummary:
         now = self._clock()

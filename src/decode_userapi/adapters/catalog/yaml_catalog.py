@@ -33,9 +33,7 @@ class YamlApplicationCatalog:
         check_interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._source = source
-        self._check_interval = check_interval
-        self._clock = clock
+        self._source, self._check_interval, self._clock = source, check_interval, clock
         self._registry = ApplicationRegistry()
         self._tag: str | None = None
         self._missing = False

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -26,6 +26,11 @@ BEARER: list[SecurityRequirement] = [{"bearer": []}]
 """Routes that need `Authorization: Bearer <ID token>`."""
 API_KEY: list[SecurityRequirement] = [{"apiKey": []}]
 """Internal routes, called by the worker-facing API with `x-api-key`."""
+
+
+def bearer_router(name: str, route_handlers: list[ControllerRouterHandler]) -> Router:
+    """The routes under `/{name}`, tagged `name`, that need a bearer token."""
+    return Router(path=f"/{name}", tags=[name], security=BEARER, route_handlers=route_handlers)
 
 
 def error_doc(description: str) -> ResponseSpec:

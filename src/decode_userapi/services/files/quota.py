@@ -5,14 +5,15 @@ reserve what the upload declares before the first byte is stored, hold more as b
 beyond it arrive, settle with the stored size when it is in place, release on failure.
 """
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from decode_userapi.domain.errors import StorageQuotaExceeded
 from decode_userapi.domain.files import human_size
 from decode_userapi.domain.quotas import storage_quota_exceeded
 from decode_userapi.ports.usage_ledger import Reservation, UsageLedger
+from decode_userapi.services.clock import Clock, utc_now
 
 RESERVATION_LIFETIME = timedelta(days=1)
 """A plain upload's reservation left by a crashed process is released by `cleanup` after
@@ -70,9 +71,7 @@ class StorageQuota:
     `reserve`/`grow`/`settle`/`release` themselves and keep the `Reservation`.
     """
 
-    def __init__(
-        self, ledger: UsageLedger, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, ledger: UsageLedger, clock: Clock = utc_now) -> None:
         self.ledger = ledger
         self._clock = clock
 

@@ -10,8 +10,8 @@ creation, and again on the last byte if a file appeared there meanwhile.
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -34,6 +34,7 @@ from decode_userapi.ports.resumable_storage import ResumableStorage
 from decode_userapi.ports.sweeper import Removal
 from decode_userapi.ports.upload_repository import UploadRepository
 from decode_userapi.ports.usage_ledger import Reservation, UsageLedger
+from decode_userapi.services.clock import Clock, utc_now
 from decode_userapi.services.files.space import UserSpaces, stored_ref
 from decode_userapi.services.files.uploads import check_upload_folder, file_name
 
@@ -46,12 +47,6 @@ the upload's expiry, so it has no maximum life): whoever forgets the upload (its
 byte, termination, the expiry sweep) settles or releases the reservation. Its own expiry
 is set this far ahead so the ledger's sweep of abandoned reservations never takes it from
 a live upload."""
-
-Clock = Callable[[], datetime]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def upload_target(folder: FileRef, filename: str) -> FileRef:
@@ -121,15 +116,11 @@ class ResumableUploads:
         *,
         max_bytes: int,
         expiry_seconds: int,
-        clock: Clock = _now,
+        clock: Clock = utc_now,
     ) -> None:
-        self._spaces = spaces
-        self._storage = storage
-        self._uploads = uploads
-        self._ledger = ledger
-        self._max_bytes = max_bytes
+        self._spaces, self._storage, self._uploads = spaces, storage, uploads
+        self._ledger, self._max_bytes, self._clock = ledger, max_bytes, clock
         self._expiry = timedelta(seconds=expiry_seconds)
-        self._clock = clock
 
     async def create(
         self, user: User, folder: FileRef, filename: str, length: int
@@ -303,12 +294,9 @@ class AbortExpiredUploads:
         storage: ResumableStorage,
         uploads: UploadRepository,
         ledger: UsageLedger,
-        clock: Clock = _now,
+        clock: Clock = utc_now,
     ) -> None:
-        self._storage = storage
-        self._uploads = uploads
-        self._ledger = ledger
-        self._clock = clock
+        self._storage, self._uploads, self._ledger, self._clock = storage, uploads, ledger, clock
 
     async def __call__(
         self, *, now: datetime | None = None, dry_run: bool = False

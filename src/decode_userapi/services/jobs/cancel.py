@@ -1,11 +1,9 @@
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from decode_userapi.domain.errors import Conflict
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import Job, JobState
 from decode_userapi.domain.users import User
 from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.services.clock import Clock, utc_now
 from decode_userapi.services.jobs.queries import owned_job
 
 
@@ -20,9 +18,7 @@ class CancelJob:
     any job that ended.
     """
 
-    def __init__(
-        self, uow: UnitOfWork, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock = utc_now) -> None:
         self._uow = uow
         self._clock = clock
 

@@ -1,11 +1,9 @@
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import RESULT_KINDS, Job, JobState
 from decode_userapi.domain.users import User
 from decode_userapi.ports.unit_of_work import UnitOfWork
 from decode_userapi.ports.usage_ledger import UsageLedger
+from decode_userapi.services.clock import Clock, utc_now
 from decode_userapi.services.files.measure import Footprint, footprint
 from decode_userapi.services.files.space import UserFiles, UserSpaces
 from decode_userapi.services.jobs.queries import owned_job
@@ -25,16 +23,9 @@ class DeleteJob:
     """
 
     def __init__(
-        self,
-        uow: UnitOfWork,
-        spaces: UserSpaces,
-        ledger: UsageLedger,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, uow: UnitOfWork, spaces: UserSpaces, ledger: UsageLedger, clock: Clock = utc_now
     ) -> None:
-        self._uow = uow
-        self._spaces = spaces
-        self._ledger = ledger
-        self._clock = clock
+        self._uow, self._spaces, self._ledger, self._clock = uow, spaces, ledger, clock
 
     async def __call__(self, user: User, job_id: int) -> Job | None:
         """Returns the job when this call canceled it (it was not final), so the caller

@@ -1,10 +1,8 @@
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import Job, JobState
 from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.services.clock import Clock, utc_now
 
 
 class StatusUpdate:
@@ -26,9 +24,7 @@ class UpdateJobStatus:
     The caller notifies the owner of `StatusUpdate.ended` once the update is committed.
     """
 
-    def __init__(
-        self, uow: UnitOfWork, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock = utc_now) -> None:
         self._uow = uow
         self._clock = clock
 

@@ -1,6 +1,6 @@
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import msgspec
 
@@ -28,6 +28,7 @@ from decode_userapi.ports.worker_gateway import (
     QueuedMeta,
     WorkerGateway,
 )
+from decode_userapi.services.clock import Clock, utc_now
 from decode_userapi.services.files.space import UserFiles, UserSpaces
 
 log = logging.getLogger(__name__)
@@ -111,15 +112,11 @@ class SubmitJob:
         spaces: UserSpaces,
         gateway: WorkerGateway,
         ledger: UsageLedger,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         idempotency_ttl_seconds: int = 86400,
     ) -> None:
-        self._uow = uow
-        self._ledger = ledger
-        self._catalog = catalog
-        self._spaces = spaces
-        self._gateway = gateway
-        self._clock = clock
+        self._uow, self._catalog, self._spaces = uow, catalog, spaces
+        self._gateway, self._ledger, self._clock = gateway, ledger, clock
         self._idempotency_ttl = timedelta(seconds=idempotency_ttl_seconds)
 
     async def __call__(self, user: User, request: NewJob) -> Job:

@@ -40,7 +40,7 @@ from litestar.status_codes import (
 from decode_userapi.domain.errors import InvalidInput, NotAllowed
 from decode_userapi.domain.files import FileEntry, FileRef
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.http.docs import BEARER, error_doc
+from decode_userapi.entrypoints.http.docs import bearer_router, error_doc
 from decode_userapi.entrypoints.http.multipart_upload import file_field
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.http.query_flags import flag_parameter, read_flag
@@ -404,9 +404,4 @@ async def remove(
 
 
 def router() -> Router:
-    return Router(
-        path="/files",
-        tags=["files"],
-        security=BEARER,
-        route_handlers=[read, peek, write, rename, remove],
-    )
+    return bearer_router("files", [read, peek, write, rename, remove])

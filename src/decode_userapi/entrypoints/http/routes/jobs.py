@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from decode_userapi.domain.idempotency import Once
 from decode_userapi.domain.jobs import JobQuery, JobState, parse_moment, parse_tag_filter
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.http.docs import BEARER
+from decode_userapi.entrypoints.http.docs import bearer_router
 from decode_userapi.entrypoints.http.routes.files import NEXT_CURSOR
 from decode_userapi.entrypoints.http.schemas_jobs import JobIn, JobOut, RerunIn
 from decode_userapi.services.jobs.applications import ListApplications
@@ -180,12 +180,7 @@ def _created(submitted: Submitted) -> Response[JobOut]:
     )
 
 
-@post(
-    "/",
-    summary="Start a job",
-    status_code=HTTP_201_CREATED,
-    response_headers=[REPLAYED_HEADER],
-)
+@post("/", summary="Start a job", status_code=HTTP_201_CREATED, response_headers=[REPLAYED_HEADER])
 async def submit_job(
     user: NamedDependency[User],
     submit_job: NamedDependency[SubmitJob],
@@ -292,17 +287,7 @@ async def rerun_job(
 
 
 def router() -> Router:
-    return Router(
-        path="/jobs",
-        tags=["jobs"],
-        security=BEARER,
-        route_handlers=[
-            list_applications,
-            list_jobs,
-            get_job,
-            submit_job,
-            delete_job,
-            cancel_job,
-            rerun_job,
-        ],
+    return bearer_router(
+        "jobs",
+        [list_applications, list_jobs, get_job, submit_job, delete_job, cancel_job, rerun_job],
     )

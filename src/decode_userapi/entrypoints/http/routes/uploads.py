@@ -24,7 +24,7 @@ from decode_userapi.domain.errors import InvalidInput
 from decode_userapi.domain.files import FileRef
 from decode_userapi.domain.uploads import CHECKSUM_ALGORITHMS, Checksum, ResumableUpload
 from decode_userapi.domain.users import User
-from decode_userapi.entrypoints.http.docs import BEARER, error_doc
+from decode_userapi.entrypoints.http.docs import bearer_router, error_doc
 from decode_userapi.entrypoints.http.origins import Origins
 from decode_userapi.entrypoints.settings import Settings
 from decode_userapi.services.files.resumable import ResumableUploads
@@ -285,9 +285,4 @@ async def terminate(
 
 
 def router() -> Router:
-    return Router(
-        path="/uploads",
-        tags=["uploads"],
-        security=BEARER,
-        route_handlers=[discover, create, offset, append, terminate],
-    )
+    return bearer_router("uploads", [discover, create, offset, append, terminate])
