@@ -19,42 +19,19 @@ Driver errors are raised as SQLAlchemy's (`IntegrityError`, `OperationalError`,
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
-import msgspec
-from sqlalchemy import JSON, DateTime, exc
-from sqlalchemy.engine import Dialect, make_url
+from asyncpg.exceptions import IntegrityConstraintViolationError
+from sqlalchemy import exc
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.type_api import TypeEngine
 
 from decode_userapi.adapters.persistence.sqlite_inline import sqlite_pragmas, waiting_for_locks
 
 Processor = Callable[[Any], Any] | None
 Params = Mapping[str, Any]
-
-
-def _aware(stored: str | None) -> datetime | None:
-    return None if stored is None else datetime.fromisoformat(stored).replace(tzinfo=UTC)
-
-
-def _decoded(stored: str | bytes | None) -> Any:
-    return None if stored is None else msgspec.json.decode(stored)
-
-
-def _result_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Processor:
-    """SQLAlchemy's conversion of a result column, but for two shortcuts on SQLite, where
-    its processors wrap the same call in two more Python calls a value: datetimes of
-    zoned columns are read as UTC (which is how they are stored: SQLite keeps no zone),
-    JSON is decoded by msgspec (`database.create_engine`'s `json_deserializer`)."""
-    if dialect.name == "sqlite":
-        if isinstance(column_type, DateTime) and column_type.timezone:
-            return _aware
-        if isinstance(column_type, JSON):
-            return _decoded
-    return column_type.dialect_impl(dialect).result_processor(dialect, None)
 
 
 class _Plan:
@@ -90,7 +67,9 @@ class _Plan:
         """The values the statement carries, when each parameter is one of its own binds
         (not one of an IN list expanded at compile time): then no `construct_params`."""
         columns = getattr(statement, "exported_columns", ())
-        processors = (_result_processor(column.type, dialect) for column in columns)
+        processors = (
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
         self._conversions: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
             (place, process) for place, process in enumerate(processors) if process is not None
         )
@@ -224,7 +203,7 @@ def _raised(
     error: Exception, sql: str, parameters: list[Any], *, lost: bool = False
 ) -> exc.DBAPIError:
     """The driver's `error` as SQLAlchemy's exception of the same kind."""
-    if isinstance(error, sqlite3.IntegrityError) or type(error).__name__.endswith("ViolationError"):
+    if isinstance(error, sqlite3.IntegrityError | IntegrityConstraintViolationError):
         return exc.IntegrityError(sql, parameters, error)
     if isinstance(error, sqlite3.OperationalError) or lost:
         return exc.OperationalError(sql, parameters, error, connection_invalidated=lost)
@@ -382,7 +361,6 @@ class AsyncpgDatabase:
 
 
 def database_for(engine: AsyncEngine) -> SqliteDatabase | AsyncpgDatabase:
-    url = make_url(str(engine.url))
-    if url.get_backend_name() == "sqlite":
-        return SqliteDatabase(url.database or ":memory:", engine.dialect)
+    if engine.url.get_backend_name() == "sqlite":
+        return SqliteDatabase(engine.url.database or ":memory:", engine.dialect)
     return AsyncpgDatabase(engine)

@@ -232,13 +232,11 @@ def _bound(column: str) -> Any:
 _GET = Prepared(lambda dialect: _jobs_with_tags(dialect).where(JOBS.c.id == bindparam("job_id")))
 _GET_FOR_UPDATE = Prepared(
     # PostgreSQL takes no aggregate in a statement that locks rows: the tags come on their
-    # own (`_TAGS`). SQLite locks no rows (one writer at a time): the plain read.
+    # own (`_TAGS`).
     lambda dialect: (
         select(_document(dialect, with_tags=False))
         .where(JOBS.c.id == bindparam("job_id"))
         .with_for_update()
-        if dialect == "postgresql"
-        else _jobs_with_tags(dialect).where(JOBS.c.id == bindparam("job_id"))
     )
 )
 _TAGS = Prepared(
@@ -318,13 +316,13 @@ class SqlaJobRepository:
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
         if not _storable(job_id):
             return None
-        row = await self._connection.first(
-            _GET_FOR_UPDATE if for_update else _GET, {"job_id": job_id}
-        )
+        # SQLite locks no rows (one writer at a time): there the plain read does.
+        locking = for_update and self._connection.dialect.name == "postgresql"
+        row = await self._connection.first(_GET_FOR_UPDATE if locking else _GET, {"job_id": job_id})
         if row is None:
             return None
         job = to_domain(row)
-        if for_update and self._connection.dialect.name == "postgresql":
+        if locking:
             tags = await self._connection.rows(_TAGS, {"job_id": job_id})
             job.tags = {str(key): str(value) for key, value in tags}
         return job
