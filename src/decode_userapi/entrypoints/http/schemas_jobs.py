@@ -90,8 +90,14 @@ Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"format": "
 Litestar copies `extra` into the OpenAPI schema: `format: date-time`."""
 
 
+_encode = msgspec.json.encode
+
+
 def timestamp(moment: datetime) -> Timestamp:
-    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).isoformat()
+    """`moment.astimezone(UTC).isoformat()`, written by msgspec (which writes the same but
+    `Z` for `+00:00`): a sixth of isoformat's cost, paid three times per job of a list."""
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return _encode(utc)[1:-2].decode() + "+00:00"
 
 
 class JobOut(msgspec.Struct, frozen=True):
