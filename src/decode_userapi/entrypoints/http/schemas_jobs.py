@@ -95,7 +95,7 @@ _encode = msgspec.json.encode
 
 def timestamp(moment: datetime) -> Timestamp:
     """`moment.astimezone(UTC).isoformat()`, written by msgspec (which writes the same but
-    `Z` for `+00:00`): a sixth of isoformat's cost, paid three times per job of a list."""
+    `Z` for `+00:00`): a seventh of isoformat's cost, paid up to three times per listed job."""
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     return _encode(utc)[1:-2].decode() + "+00:00"
 
