@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio.to_thread
 import msgspec
 import pytest
+from sqlalchemy import text
 
 from decode_userapi.adapters.job_events.local import InProcessJobEventFeed
 from decode_userapi.adapters.memory.jobs import InMemoryJobStore, InMemoryUnitOfWork
@@ -18,6 +19,7 @@ from decode_userapi.domain.errors import AlreadyExists
 from decode_userapi.domain.jobs import FilesDown, Job, JobQuery, JobSpec, JobState
 from decode_userapi.ports.job_repository import Window
 from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.services.jobs.documents import JobOut
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NewUnitOfWork = Callable[[], UnitOfWork]
@@ -126,18 +128,32 @@ async def test_ids_are_never_reused(new_uow: NewUnitOfWork) -> None:
         assert await uow.jobs.get(-1) is None
 
 
+ALL, FIRST_TEN = JobQuery(), Window(0, 10)
+
+
+def _round_trip(job: JobOut) -> JobOut:
+    """`job` as its JSON reads (its tuples as lists)."""
+    return msgspec.json.decode(msgspec.json.encode(job), type=JobOut)
+
+
+async def listed(
+    uow: UnitOfWork, query: JobQuery = ALL, window: Window = FIRST_TEN
+) -> list[JobOut]:
+    """The jobs of `u1` that `list_documents` answers, as `JobOut`s."""
+    found = await uow.jobs.list_documents("u1", query, window)
+    return [msgspec.json.decode(one, type=JobOut) for one in found]
+
+
 async def test_a_user_lists_their_jobs_newest_first(new_uow: NewUnitOfWork) -> None:
     late = T0 + timedelta(hours=1)
     await add(new_uow, job("a"), job("b", created=late), job("c", created=late))
     await add(new_uow, job("theirs", user="u2"))
     async with new_uow() as uow:
-        listed = await uow.jobs.list_for_user("u1", JobQuery(), Window(0, 10))
-        assert [one.job_name for one in listed] == ["c", "b", "a"]
-        page = await uow.jobs.list_for_user("u1", JobQuery(), Window(1, 1))
+        assert [one.job_name for one in await listed(uow)] == ["c", "b", "a"]
+        page = await listed(uow, window=Window(1, 1))
         assert [one.job_name for one in page] == ["b"]
-        assert await uow.jobs.list_for_user("u1", JobQuery(), Window(10**12, 10)) == []
-        running_only = JobQuery(statuses=(JobState.RUNNING,))
-        assert await uow.jobs.list_for_user("u1", running_only, Window(0, 10)) == []
+        assert await listed(uow, window=Window(10**12, 10)) == []
+        assert await listed(uow, JobQuery(statuses=(JobState.RUNNING,))) == []
 
 
 async def test_every_read_gives_a_job_its_tags(new_uow: NewUnitOfWork) -> None:
@@ -150,8 +166,7 @@ async def test_every_read_gives_a_job_its_tags(new_uow: NewUnitOfWork) -> None:
             assert read is not None
             assert plain is not None
             assert (read.tags, plain.tags) == ({"experiment": "E-42", "sample": "s 1"}, {})
-        listed = await uow.jobs.list_for_user("u1", JobQuery(), Window(0, 10))
-        assert {one.job_name: one.tags for one in listed} == {
+        assert {one.job_name: one.tags for one in await listed(uow)} == {
             "tagged": {"experiment": "E-42", "sample": "s 1"},
             "plain": {},
         }
@@ -167,7 +182,25 @@ async def test_an_update_keeps_status_dates_and_details(new_uow: NewUnitOfWork) 
         await uow.commit()
     async with new_uow() as uow:
         assert await uow.jobs.get(added.id) == current
-        running = await uow.jobs.list_for_user(
-            "u1", JobQuery(statuses=(JobState.RUNNING,)), Window(0, 10)
-        )
-        assert running == [current]
+        running = await listed(uow, JobQuery(statuses=(JobState.RUNNING,)))
+        assert running == [_round_trip(JobOut.from_domain(current))]
+
+
+async def test_jobs_stored_before_their_documents_list_the_same(
+    database: str, new_uow: NewUnitOfWork
+) -> None:
+    """Jobs of before migration 0009 have no document: the list builds it from the row."""
+    if database == "memory":
+        pytest.skip("a database's rows only")
+    tagged = msgspec.structs.replace(job("tagged"), tags={"exp": "A"})
+    await add(new_uow, tagged, job("plain", created=T0 + timedelta(hours=1)))
+    queries = [ALL, JobQuery(application="decode")]
+    async with new_uow() as uow:
+        stored = [await listed(uow, query) for query in queries]
+    engine = create_engine(database.replace("sqlite://", "sqlite+aiosqlite://"))
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE jobs SET document = NULL"))
+    await engine.dispose()
+    async with new_uow() as uow:
+        assert [await listed(uow, query) for query in queries] == stored
+    assert [one.job_name for one in stored[0]] == ["plain", "tagged"]

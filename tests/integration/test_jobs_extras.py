@@ -320,6 +320,26 @@ async def test_bad_tags_are_400_and_named(
     assert fragment in response.json()["detail"]
 
 
+async def test_a_listed_job_is_the_job_as_its_own_route_answers_it(
+    http: httpx.AsyncClient, live: Live, alice: dict[str, str]
+) -> None:
+    """The list sends each job's stored document: the same JSON as `GET /jobs/{id}`,
+    after submit, status updates, a cancel, in both the unfiltered and a filtered list."""
+    tagged = await submit(http, alice, job_name="tagged", tags={"exp": "A"}, priority=3)
+    running = await submit(http, alice, job_name="running")
+    canceled = await submit(http, alice, job_name="canceled", tags=None)
+    for status in ("pulled", "running"):
+        assert await asyncio.to_thread(worker_reports, live, running["id"], status) == 200
+    assert (await http.post(f"/jobs/{canceled['id']}/cancel", headers=alice)).status_code == 200
+    for query in ("", "?q=", "?limit=2", "?status=running&status=canceled&status=queued"):
+        listed = (await http.get(f"/jobs{query}", headers=alice)).json()
+        assert listed
+        for job in listed:
+            assert job == (await http.get(f"/jobs/{job['id']}", headers=alice)).json(), query
+    every = {job["id"] for job in (await http.get("/jobs", headers=alice)).json()}
+    assert every == {tagged["id"], running["id"], canceled["id"]}
+
+
 async def test_list_filters_combine(
     http: httpx.AsyncClient, alice: dict[str, str], bob: dict[str, str]
 ) -> None:

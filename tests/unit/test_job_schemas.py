@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decode_userapi.entrypoints.http.schemas_jobs import timestamp
+from decode_userapi.services.jobs.documents import timestamp
 
 OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))])
 

@@ -57,9 +57,9 @@ class JobRepository(Protocol):
         """
         ...
 
-    async def list_for_user(self, user_id: str, query: JobQuery, window: Window) -> list[Job]:
-        """The `window` of the user's jobs that match `query`, newest first (ties: higher
-        id first)."""
+    async def list_documents(self, user_id: str, query: JobQuery, window: Window) -> list[bytes]:
+        """The JSON documents (`services.jobs.documents.document`) of the `window` of the
+        user's jobs that match `query`, newest first (ties: higher id first)."""
         ...
 
     async def names_starting_with(self, user_id: str, prefix: str) -> list[str]:

@@ -10,6 +10,7 @@ from decode_userapi.domain.idempotency import KeyUse
 from decode_userapi.domain.job_events import JobEvent
 from decode_userapi.domain.jobs import Job, JobQuery
 from decode_userapi.ports.job_repository import MAX_PAGE_SIZE, Window
+from decode_userapi.services.jobs.documents import document
 
 KeyUses = dict[tuple[str, str], tuple[str, int | None, datetime]]
 """(user, key) → (fingerprint, job id, when)."""
@@ -54,7 +55,7 @@ class InMemoryJobRepository:
         job = self.jobs.get(job_id)
         return None if job is None else msgspec.structs.replace(job)
 
-    async def list_for_user(self, user_id: str, query: JobQuery, window: Window) -> list[Job]:
+    async def list_documents(self, user_id: str, query: JobQuery, window: Window) -> list[bytes]:
         after = window.after
         mine = [
             job
@@ -65,7 +66,7 @@ class InMemoryJobRepository:
         ]
         mine.sort(key=lambda job: (job.date_created, job.id), reverse=True)
         page = mine[window.offset :][: min(window.limit, MAX_PAGE_SIZE + 1)]
-        return [msgspec.structs.replace(job) for job in page]
+        return [document(job) for job in page]
 
     async def count_running(self, user_id: str) -> int:
         return sum(

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, null, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,6 +24,7 @@ from decode_userapi.domain.jobs import (
     JobState,
 )
 from decode_userapi.ports.job_repository import MAX_PAGE_SIZE, Window
+from decode_userapi.services.jobs.documents import document
 
 
 class JobRow(Base):
@@ -63,6 +64,9 @@ class JobRow(Base):
     date_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     date_finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     runtime_details: Mapped[str | None] = mapped_column(Text)
+    document: Mapped[str | None] = mapped_column(Text)
+    """The job's JSON document as the API shows it (`services.jobs.documents`), written
+    with each change of the job; NULL until then for jobs stored before migration 0009."""
 
 
 JOBS = cast(Table, JobRow.__table__)
@@ -197,6 +201,10 @@ def _progress(job: Job) -> dict[str, Any]:
     }
 
 
+def _stored_document(job: Job) -> dict[str, Any]:
+    return {"job_id": job.id, "document": document(job).decode()}
+
+
 MAX_ID = 2**31 - 1
 """Ids are PostgreSQL `integer`s; a larger number names no job (and would not bind)."""
 
@@ -209,14 +217,30 @@ def _jobs_with_tags(dialect: str) -> Select[Any]:
     return select(_document(dialect))
 
 
-def _documents(
-    dialect: str, rows: Select[Any], order: Callable[[Any], tuple[ColumnElement[Any], ...]]
-) -> Select[Any]:
+Order = Callable[[Any], tuple[ColumnElement[Any], ...]]
+
+
+def _documents(dialect: str, rows: Select[Any], order: Order) -> Select[Any]:
     """The documents of the jobs `rows` selects (`select(JOBS)` with its conditions, `order`
     and limit): the database plans the query as it is, then builds a document for each
     row of the page only; `order(columns)` sorts the page again."""
     page = rows.order_by(*order(JOBS.c)).subquery("page")
     return select(_document(dialect, page)).order_by(*order(page.c))
+
+
+def _public_documents(dialect: str, rows: Select[Any], order: Order) -> Select[Any]:
+    """As `_documents`, the jobs' stored public documents: each row is (document, NULL),
+    or (NULL, the `_document` to build it from) for a job stored before there were any."""
+    page = rows.order_by(*order(JOBS.c)).subquery("page")
+    missing = case((page.c.document.is_(None), _document(dialect, page)), else_=null())
+    return select(page.c.document, missing).order_by(*order(page.c))
+
+
+def _public(rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    return [
+        stored.encode() if stored is not None else document(_job_decoder.decode(built))
+        for stored, built in rows
+    ]
 
 
 def _newest_first(c: Any) -> tuple[ColumnElement[Any], ...]:
@@ -243,7 +267,7 @@ _TAGS = Prepared(
     lambda _: select(TAGS.c.key, TAGS.c.value).where(TAGS.c.job_id == bindparam("job_id"))
 )
 _LIST = Prepared(
-    lambda dialect: _documents(
+    lambda dialect: _public_documents(
         dialect,
         select(JOBS)
         .where(JOBS.c.user_id == bindparam("user_id"))
@@ -257,9 +281,20 @@ _INSERT = Prepared(
     lambda _: (
         insert(JOBS)
         .values(
-            {column.name: _bound(column.name) for column in JOBS.columns if column.name != "id"}
+            {
+                column.name: _bound(column.name)
+                for column in JOBS.columns
+                if column.name not in ("id", "document")
+            }
         )
         .returning(JOBS.c.id)
+    )
+)
+_SET_DOCUMENT = Prepared(
+    lambda _: (
+        update(JOBS)
+        .where(JOBS.c.id == bindparam("job_id"))
+        .values(document=bindparam("document", type_=Text()))
     )
 )
 _INSERT_TAG = Prepared(
@@ -271,7 +306,7 @@ _UPDATE = Prepared(
     lambda _: (
         update(JOBS)
         .where(JOBS.c.id == bindparam("job_id"))
-        .values({name: _bound(name) for name in _PROGRESS})
+        .values({name: _bound(name) for name in (*_PROGRESS, "document")})
     )
 )
 _DELETE = Prepared(lambda _: delete(JOBS).where(JOBS.c.id == bindparam("job_id")))
@@ -311,7 +346,9 @@ class SqlaJobRepository:
         job_id = int(added[0])
         for key, value in job.tags.items():
             await self._connection.run(_INSERT_TAG, {"job_id": job_id, "key": key, "value": value})
-        return msgspec.structs.replace(job, id=job_id, tags=dict(job.tags))
+        added_job = msgspec.structs.replace(job, id=job_id, tags=dict(job.tags))
+        await self._connection.run(_SET_DOCUMENT, _stored_document(added_job))
+        return added_job
 
     async def get(self, job_id: int, *, for_update: bool = False) -> Job | None:
         if not _storable(job_id):
@@ -327,15 +364,15 @@ class SqlaJobRepository:
             job.tags = {str(key): str(value) for key, value in tags}
         return job
 
-    async def list_for_user(self, user_id: str, query: JobQuery, window: Window) -> list[Job]:
+    async def list_documents(self, user_id: str, query: JobQuery, window: Window) -> list[bytes]:
         if query == _UNFILTERED and window.after is None:  # the busiest case, built once
             rows = await self._connection.rows(_LIST, {"user_id": user_id, **self._page(window)})
         else:
             rows = await self._connection.rows(self.list_statement(user_id, query, window))
-        return [to_domain(row) for row in rows]
+        return _public(rows)
 
     def list_statement(self, user_id: str, query: JobQuery, window: Window) -> Select[Any]:
-        """The query of `list_for_user` (benchmarks/jobs_query_plan.py explains it)."""
+        """The query of `list_documents` (benchmarks/jobs_query_plan.py explains it)."""
         conditions = [JOBS.c.user_id == user_id, *self._conditions(query)]
         if (after := window.after) is not None:
             # Keyset paging on the list's order, which the index (user_id, date_created,
@@ -347,7 +384,7 @@ class SqlaJobRepository:
             )
         page = self._page(window)
         rows = select(JOBS).where(*conditions).offset(page["offset"]).limit(page["limit"])
-        return _documents(self._connection.dialect.name, rows, _newest_first)
+        return _public_documents(self._connection.dialect.name, rows, _newest_first)
 
     @staticmethod
     def _page(window: Window) -> dict[str, int]:
@@ -408,7 +445,7 @@ class SqlaJobRepository:
         return [to_domain(row) for row in await self._connection.rows(query)]
 
     async def update(self, job: Job) -> None:
-        await self._connection.run(_UPDATE, {"job_id": job.id, **_progress(job)})
+        await self._connection.run(_UPDATE, {**_progress(job), **_stored_document(job)})
 
     async def delete(self, job_id: int) -> bool:
         if not _storable(job_id):

@@ -8,6 +8,7 @@ from decode_userapi.domain.jobs import Job, JobQuery
 from decode_userapi.domain.users import User
 from decode_userapi.ports.job_repository import MAX_PAGE_SIZE, Window
 from decode_userapi.ports.unit_of_work import UnitOfWork
+from decode_userapi.services.jobs.documents import position
 
 
 async def owned_job(uow: UnitOfWork, user: User, job_id: int, *, for_update: bool = False) -> Job:
@@ -20,14 +21,15 @@ async def owned_job(uow: UnitOfWork, user: User, job_id: int, *, for_update: boo
 
 
 class JobPage(msgspec.Struct, frozen=True):
-    jobs: list[Job]
+    documents: list[bytes]
+    """The jobs' JSON documents (`documents.document`)."""
     next_cursor: str | None
     """Where the next page starts, when more jobs follow."""
 
 
-def encode_cursor(job: Job) -> str:
-    """An opaque cursor: the position of `job` in the list's order (date created, id)."""
-    position = msgspec.json.encode([job.date_created.isoformat(), job.id])
+def encode_cursor(moment: datetime, job_id: int) -> str:
+    """An opaque cursor: a position in the list's order (date created, id)."""
+    position = msgspec.json.encode([moment.isoformat(), job_id])
     return base64.urlsafe_b64encode(position).decode().rstrip("=")
 
 
@@ -74,10 +76,11 @@ class ListJobs:
         after = None if cursor is None else decode_cursor(cursor)
         limit = min(limit, MAX_PAGE_SIZE)
         async with self._uow as uow:
-            jobs = await uow.jobs.list_for_user(user.id, query, Window(offset, limit + 1, after))
-        more = len(jobs) > limit
-        jobs = jobs[:limit]
-        return JobPage(jobs, encode_cursor(jobs[-1]) if more else None)
+            found = await uow.jobs.list_documents(user.id, query, Window(offset, limit + 1, after))
+        if len(found) <= limit:
+            return JobPage(found, None)
+        del found[limit:]
+        return JobPage(found, encode_cursor(*position(found[-1])))
 
 
 class GetJob:

@@ -26,8 +26,8 @@ from decode_userapi.domain.job_events import JobEvent, JobEventKind
 from decode_userapi.domain.users import User
 from decode_userapi.entrypoints.connections import mark_live_stream
 from decode_userapi.entrypoints.http.docs import BEARER, error_doc
-from decode_userapi.entrypoints.http.schemas_jobs import JobOut
 from decode_userapi.entrypoints.settings import Settings
+from decode_userapi.services.jobs.documents import JobOut
 from decode_userapi.services.jobs.events import WatchJobEvents
 from decode_userapi.services.jobs.logs import ReadJobLog
 
