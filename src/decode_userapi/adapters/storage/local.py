@@ -1,9 +1,9 @@
 """A folder on this machine, shared with the worker-facing API (`USER_DATA_ROOT_PATH`).
 
-Uploads stream into place through obstore's `LocalStore`, downloads are plain reads in a worker
-thread; folders are real directories. Uploads are
-written into a staging folder beside the user folders and moved into place when
-complete, so a reader never sees half a file. Symbolic links are never followed: a path
+Uploads are written by writer threads as they arrive, downloads are plain reads in a
+worker thread; folders are real directories. Uploads are written into a staging folder
+beside the user folders and moved into place when complete, so a reader never sees half
+a file. Symbolic links are never followed: a path
 that passes through one is treated as absent, and listings leave them out.
 
 Renames never replace: files move with an atomic no-replace rename (`renameat2` with
@@ -15,16 +15,17 @@ User files are created 0640 and folders 0750: nothing for other accounts on the 
 read access for the group, so the worker-facing API, which shares this folder, can be given
 access through a shared group. The staging folder is 0700.
 
-Staged files are named `<host>~<pid>~<random>` (obstore adds `#N` while it writes). At
-start the staging folder is cleaned of what a crash left behind: files of this host whose
-process is gone, and anything (from any host sharing the folder) untouched for
-`STALE_STAGING_SECONDS`, which no upload in flight is, since it writes as bytes arrive.
+Staged files are named `<host>~<pid>~<random>`. At start the staging folder is cleaned
+of what a crash left behind: files of this host whose process is gone, and anything (from
+any host sharing the folder) untouched for `STALE_STAGING_SECONDS`, which no upload in
+flight is, since it writes as bytes arrive.
 
 Resumable uploads wait in their own folder, `.uploads` (0700), which that cleaning leaves
 alone: a restart must not lose an upload a client will resume. They leave it when they
 finish (an atomic no-replace rename into place), are terminated, or expire.
 """
 
+import asyncio
 import ctypes
 import errno
 import os
@@ -33,13 +34,12 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import anyio.lowlevel
 import anyio.to_thread
-import obstore
-from obstore.store import LocalStore
 
 from decode_userapi.adapters.storage.streams import SizeLimited
 from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
@@ -52,8 +52,6 @@ from decode_userapi.ports.sweeper import Removal
 STAGING = ".staging"
 UPLOADS = ".uploads"
 CHUNK_SIZE = 1024 * 1024
-UPLOAD_CONCURRENCY = 2
-"""Parts obstore writes at once: bounds an upload's memory to about this many chunks."""
 FILE_MODE = 0o640
 FOLDER_MODE = 0o750
 STAGING_MODE = 0o700
@@ -110,6 +108,71 @@ def _walk(directory: Path, *, recursive: bool) -> list[tuple[tuple[str, ...], En
                     size = item.stat(follow_symlinks=False).st_size
                     found.append(((*parts, item.name), EntryKind.FILE, size))
     return found
+
+
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """`os.writev` until all of `parts` is written (the kernel may take less at once)."""
+    while parts:
+        written = os.writev(fd, parts)
+        while parts and written >= len(parts[0]):
+            written -= len(parts.pop(0))
+        if written:
+            parts[0] = parts[0][written:]
+
+
+_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload-write")
+"""The threads that write uploads to disk (each upload has one write at a time)."""
+
+
+class _WriteBehind:
+    """Writes to `fd` in a writer thread while the caller gathers what comes next: the
+    socket is read during a write instead of waiting for it (1,060 MB/s against 760 MB/s
+    for 256 MiB from curl here). At most one write is in flight; `close()` closes `fd`
+    once it is done, also when the upload fails or is cancelled half-way, so no write
+    ever goes to a descriptor number that was closed and reused."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._flight: Future[None] | None = None
+
+    async def write(self, parts: list[bytes]) -> None:
+        await self.wait()
+        self._flight = _WRITERS.submit(_write_all, self._fd, parts)
+
+    async def wait(self) -> None:
+        """Until the write in flight is done; raises its error."""
+        if self._flight is not None:
+            await asyncio.wrap_future(self._flight)
+            self._flight = None
+
+    def close(self) -> None:
+        flight, fd = self._flight, self._fd
+        if flight is None or flight.done():
+            os.close(fd)
+        else:
+            flight.add_done_callback(lambda _: os.close(fd))
+
+
+async def _write_new_file(path: Path, chunks: AsyncIterable[bytes]) -> None:
+    """Creates `path` and writes `chunks` into it: about `CHUNK_SIZE` at a time, without
+    joining the chunks (`writev`), behind the reading of the next ones."""
+    fd = await anyio.to_thread.run_sync(
+        os.open, path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+    )
+    writer = _WriteBehind(fd)
+    try:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= CHUNK_SIZE:
+                await writer.write(parts)
+                parts, size = [], 0
+        await writer.write(parts)
+        await writer.wait()
+    finally:
+        writer.close()
 
 
 def _process_alive(pid: int) -> bool:
@@ -177,7 +240,6 @@ class LocalFileStorage:
         self._root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         (self._root / STAGING).mkdir(mode=STAGING_MODE, exist_ok=True)
         (self._root / UPLOADS).mkdir(mode=STAGING_MODE, exist_ok=True)
-        self._store = LocalStore(self._root)
         self._host = _host_name()
         if clean_staging:
             self._clean_staging()
@@ -272,19 +334,13 @@ class LocalFileStorage:
                     left -= len(chunk)
 
     async def write(self, ref: FileRef, chunks: AsyncIterable[bytes], *, max_bytes: int) -> int:
-        staged = f"{STAGING}/{self._host}~{os.getpid()}~{uuid.uuid4().hex}"
+        staged = self._root / STAGING / f"{self._host}~{os.getpid()}~{uuid.uuid4().hex}"
         upload = SizeLimited(chunks, max_bytes)
         try:
-            await obstore.put_async(
-                self._store,
-                staged,
-                upload.chunks(),
-                chunk_size=CHUNK_SIZE,
-                max_concurrency=UPLOAD_CONCURRENCY,
-            )
-            await anyio.to_thread.run_sync(self._move_into_place, self._root / staged, ref)
+            await _write_new_file(staged, upload.chunks())
+            await anyio.to_thread.run_sync(self._move_into_place, staged, ref)
         finally:
-            await anyio.to_thread.run_sync(lambda: (self._root / staged).unlink(missing_ok=True))
+            await anyio.to_thread.run_sync(lambda: staged.unlink(missing_ok=True))
         return upload.written
 
     def _move_into_place(self, staged: Path, ref: FileRef) -> None:
