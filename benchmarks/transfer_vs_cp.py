@@ -6,6 +6,8 @@ the file with `cp` (the baseline), uploads it with `curl -F file=@…` (multipar
 from disk by curl), downloads it with `curl -o`, downloads its folder as a zip with
 `curl -o`, and deletes what it made. Every copy lands on the same disk as the source, so
 each transfer reads and writes the same bytes `cp` does, plus the HTTP in between. The
+same upload and download against `bare_transfer_server` (socket and file only, `sendfile`
+for the download) show what HTTP with curl costs by itself on this machine. The
 table shows median MB/s (10^6 bytes/s) over the repetitions, the median of the per-repetition
 ratio to `cp`, and the largest growth of the server's resident memory over its idle value
 during a transfer.
@@ -18,6 +20,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +29,13 @@ from pathlib import Path
 import httpx
 from tusclient import client as tus
 
+from benchmarks import bare_transfer_server
 from benchmarks.harness import scratch_folder
 from benchmarks.live_server import PeakRss, Server, running_server
 
 MIB = 1024**2
 FOLDER = "data/transfer"
+SETTLE_SECONDS = 1.0
 TUS_CHUNK = 64 * MIB
 """Bytes per tus PATCH request (tuspy holds one in the client's memory)."""
 
@@ -83,6 +88,11 @@ class Transfers:
         self.idle_rss = server.process.memory_info().rss
 
     def timed(self, action: Callable[[], None], samples: Samples) -> float:
+        # Each step starts with nothing left to write back, on a machine at rest: the
+        # steps write 256 MiB to 1 GiB each, and the bare upload right after the others
+        # ran at 430-620 MB/s, first or after a second's rest at 1,900-2,550.
+        os.sync()
+        time.sleep(SETTLE_SECONDS)
         with PeakRss(self.server.process, self.idle_rss) as rss:
             started = time.perf_counter()
             action()
@@ -123,6 +133,26 @@ class Transfers:
             raise RuntimeError(f"delete: {response.status_code}")
 
 
+class BareServer:
+    """`bare_transfer_server` in a process of its own, serving `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", bare_transfer_server.__name__, str(folder)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        self.url = f"http://127.0.0.1:{self._process.stdout.readline().strip()}"
+
+    def __enter__(self) -> "BareServer":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._process.kill()
+        self._process.wait()
+
+
 def main() -> None:
     args = parse_args()
     if shutil.which("curl") is None:
@@ -133,7 +163,11 @@ def main() -> None:
         f"# transfer vs cp ({args.size_mib} MiB, {args.reps} repetitions; {when}, "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start)"
     )
-    with scratch_folder() as folder, running_server(folder, AUTH="1") as server:
+    with (
+        scratch_folder() as folder,
+        running_server(folder, AUTH="1") as server,
+        BareServer(folder) as bare,
+    ):
         source = folder / "source.bin"
         _make_file(source, size)
         copy = folder / "copy.bin"
@@ -156,7 +190,15 @@ def main() -> None:
         _cp(source, copy)
         copy.unlink()
         transfers.idle_rss = server.process.memory_info().rss
-        kinds = ("cp", "upload", "download", "zip download", "tus upload")
+        kinds = (
+            "cp",
+            "upload",
+            "download",
+            "zip download",
+            "tus upload",
+            "bare upload",
+            "bare download",
+        )
         samples = {kind: Samples() for kind in kinds}
         ratios: dict[str, list[float]] = {kind: [] for kind in kinds}
         for _ in range(args.reps):
@@ -167,6 +209,8 @@ def main() -> None:
                 "download": lambda: transfers.download(f"{FOLDER}/source.bin/download", copy, size),
                 "zip download": lambda: transfers.download(f"{FOLDER}/download", copy, size),
                 "tus upload": transfers.tus_upload,
+                "bare upload": lambda: _curl("-o", os.devnull, "-F", f"file=@{source}", bare.url),
+                "bare download": lambda: _curl("-o", str(copy), f"{bare.url}/{source.name}"),
             }
             for kind, step in steps.items():
                 seconds = transfers.timed(step, samples[kind])
@@ -181,10 +225,11 @@ def main() -> None:
         )
         for kind in kinds:
             rates = [size / s / 1e6 for s in samples[kind].seconds]
-            growth = samples[kind].rss_growth / MIB if kind != "cp" else 0.0
+            of_api = kind not in ("cp", "bare upload", "bare download")
+            growth = f"{samples[kind].rss_growth / MIB:.1f}" if of_api else "-"
             print(
                 f"{kind:<14}{statistics.median(rates):>10.0f}{min(rates):>8.0f}"
-                f"{max(rates):>8.0f}{statistics.median(ratios[kind]):>12.0%} {growth:>9.1f}"
+                f"{max(rates):>8.0f}{statistics.median(ratios[kind]):>12.0%} {growth:>9}"
             )
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
