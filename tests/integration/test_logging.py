@@ -75,13 +75,21 @@ def test_secrets_are_masked_whatever_logs_them(captured: io.StringIO) -> None:
     jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
     log = logging.getLogger("anything")
     log.info("headers %s", {"authorization": "Bearer opaque-token-1"})
+    log.info("AUTHORIZATION: BEARER shouty-token-2")
     log.warning("token %s", jwt)
     log.info("form username=a@b.org&password=Hunter-22x")
     log.error("cannot reach postgresql://postgres:pg-secret@db:5432/app")
     log.info("key %s", "internal-key-value")
     text = captured.getvalue()
-    for secret in ["opaque-token-1", jwt, "c2lnbmF0dXJl", "Hunter-22x", "pg-secret"]:
+    for secret in [
+        "opaque-token-1",
+        "shouty-token-2",
+        jwt,
+        "c2lnbmF0dXJl",
+        "Hunter-22x",
+        "pg-secret",
+    ]:
         assert secret not in text
     assert "internal-key-value" not in text
     assert "postgresql://postgres:***@db:5432/app" in text
-    assert len(text.splitlines()) == 5
+    assert len(text.splitlines()) == 6
