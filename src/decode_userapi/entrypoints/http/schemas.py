@@ -8,7 +8,7 @@ from decode_userapi.domain.files import EntryKind, FileEntry, human_size
 from decode_userapi.ports.file_storage import HttpRequestSpec
 
 
-class FileInfo(msgspec.Struct, frozen=True):
+class FileInfo(msgspec.Struct, frozen=True, gc=False):
     """A file or folder of the caller's space; a folder's path ends with '/'."""
 
     path: str
