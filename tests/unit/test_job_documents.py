@@ -7,15 +7,20 @@ import msgspec
 from decode_userapi.domain.jobs import FilesDown, Job, JobSpec
 from decode_userapi.services.jobs.documents import JobOut, document, position
 
-SHAPE = "c47ae9182ed95e2df81c654211872f14452357712505132bbcd0ba1c9ee6e35d"
-"""The SHA-256 of `JobOut`'s JSON schema without its descriptions, as of the migration
-that last cleared the stored documents (0009, which added them). A change of `JobOut`
-that changes it needs a migration `UPDATE jobs SET document = NULL`, then this updated."""
+SHAPE = "a96f2822604848b8649b6c085631c20a4a33b87645bd36fea51bfa1d8d6bf84b"
+"""The SHA-256 of `JobOut`'s JSON schema without descriptions and defaults (neither
+changes what a document holds), as of the migration that last cleared the stored
+documents (0009, which added them). A change of `JobOut` that changes it needs a
+migration `UPDATE jobs SET document = NULL`, then this updated."""
 
 
 def _structure(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {k: _structure(v) for k, v in schema.items() if k not in ("description", "title")}
+        return {
+            k: _structure(v)
+            for k, v in schema.items()
+            if k not in ("description", "title", "default")
+        }
     if isinstance(schema, list):
         return [_structure(item) for item in schema]
     return schema

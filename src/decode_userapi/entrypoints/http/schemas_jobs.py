@@ -24,7 +24,7 @@ class JobIn(msgspec.Struct, frozen=True):
     environment: Literal["cloud", "local"] | None = None
     priority: int | None = None
     """0 (the default, also for `null`) to 5."""
-    attributes: AttributesSchema = AttributesSchema()
+    attributes: AttributesSchema = msgspec.field(default_factory=AttributesSchema)
     hardware: Hardware | None = None
     tags: dict[str, str] | None = None
     """Up to 20 labels of your own, `{"key": "value"}`: keys of 1 to 64 characters of

@@ -34,7 +34,7 @@ class FilesDownSchema(msgspec.Struct, frozen=True):
 
 
 class AttributesSchema(msgspec.Struct, frozen=True):
-    files_down: FilesDownSchema = FilesDownSchema()
+    files_down: FilesDownSchema = msgspec.field(default_factory=FilesDownSchema)
     env_vars: dict[str, str] | None = None
 
 
