@@ -3,8 +3,8 @@
 Uploads are written by writer threads as they arrive, downloads are plain reads in a
 worker thread; folders are real directories. Uploads are written into a staging folder
 beside the user folders and moved into place when complete, so a reader never sees half
-a file. Symbolic links are never followed: a path
-that passes through one is treated as absent, and listings leave them out.
+a file. Symbolic links are never followed: a path that passes through one is treated as
+absent, and listings leave them out.
 
 Renames never replace: files move with an atomic no-replace rename (`renameat2` with
 `RENAME_NOREPLACE`, or a hard link then unlink where the file system lacks it), folders by
@@ -135,6 +135,21 @@ class _WriteBehind:
         self._fd = fd
         self._flight: Future[None] | None = None
 
+    async def write_all(self, chunks: AsyncIterable[bytes]) -> int:
+        """Writes `chunks` about `CHUNK_SIZE` at a time, without joining them (`writev`),
+        until all is written; answers how many bytes that was."""
+        parts: list[bytes] = []
+        size = total = 0
+        async for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= CHUNK_SIZE:
+                await self.write(parts)
+                parts, total, size = [], total + size, 0
+        await self.write(parts)
+        await self.wait()
+        return total + size
+
     async def write(self, parts: list[bytes]) -> None:
         await self.wait()
         self._flight = _WRITERS.submit(_write_all, self._fd, parts)
@@ -154,25 +169,27 @@ class _WriteBehind:
 
 
 async def _write_new_file(path: Path, chunks: AsyncIterable[bytes]) -> None:
-    """Creates `path` and writes `chunks` into it: about `CHUNK_SIZE` at a time, without
-    joining the chunks (`writev`), behind the reading of the next ones."""
+    """Creates `path` and writes `chunks` into it, behind the reading of the next ones."""
     fd = await anyio.to_thread.run_sync(
         os.open, path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
     )
     writer = _WriteBehind(fd)
     try:
-        parts: list[bytes] = []
-        size = 0
-        async for chunk in chunks:
-            parts.append(chunk)
-            size += len(chunk)
-            if size >= CHUNK_SIZE:
-                await writer.write(parts)
-                parts, size = [], 0
-        await writer.write(parts)
-        await writer.wait()
+        await writer.write_all(chunks)
     finally:
         writer.close()
+
+
+def _open_at(path: Path, offset: int) -> int:
+    """`path` opened for writing from `offset` on, what followed it cut off."""
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _process_alive(pid: int) -> bool:
@@ -416,26 +433,18 @@ class LocalFileStorage:
     async def append(
         self, ref: FileRef, staging: Staging, offset: int, chunks: AsyncIterable[bytes], size: int
     ) -> tuple[Staging, int]:
-        """Writes in slices of about `CHUNK_SIZE` (one worker-thread call each), synced to
-        disk before the new offset is returned."""
+        """Writes as `write` does (`_WriteBehind`), synced to disk before the new offset is
+        returned."""
         try:
-            file = await anyio.open_file(self._staged(staging), "r+b")
+            fd = await anyio.to_thread.run_sync(_open_at, self._staged(staging), offset)
         except FileNotFoundError:
             raise NotFound("The upload's staged bytes are gone; start the upload again.") from None
-        async with file:
-            await file.truncate(offset)
-            await file.seek(offset)
-            pending = bytearray()
-            async for chunk in chunks:
-                pending += chunk
-                if len(pending) >= CHUNK_SIZE:
-                    await file.write(bytes(pending))
-                    offset += len(pending)
-                    pending.clear()
-            await file.write(bytes(pending))
-            offset += len(pending)
-            await file.flush()
-            await anyio.to_thread.run_sync(os.fsync, file.wrapped.fileno())
+        writer = _WriteBehind(fd)
+        try:
+            offset += await writer.write_all(chunks)
+            await anyio.to_thread.run_sync(os.fsync, fd)
+        finally:
+            writer.close()
         return staging, offset
 
     async def finish(self, ref: FileRef, staging: Staging, size: int) -> None:
