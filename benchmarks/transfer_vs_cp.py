@@ -6,8 +6,8 @@ the file with `cp` (the baseline), uploads it with `curl -F file=@…` (multipar
 from disk by curl), downloads it with `curl -o`, downloads its folder as a zip with
 `curl -o`, and deletes what it made. Every copy lands on the same disk as the source, so
 each transfer reads and writes the same bytes `cp` does, plus the HTTP in between. The
-same upload and download against `bare_transfer_server` (socket and file only, `sendfile`
-for the download) show what HTTP with curl costs by itself on this machine. The
+same upload and download against `bare_transfer_server` (socket and file only, `splice`
+in and `sendfile` out) show what HTTP with curl costs by itself on this machine. The
 table shows median MB/s (10^6 bytes/s) over the repetitions, the median of the per-repetition
 ratio to `cp`, and the largest growth of the server's resident memory over its idle value
 during a transfer.
@@ -36,6 +36,8 @@ from benchmarks.live_server import PeakRss, Server, running_server
 MIB = 1024**2
 FOLDER = "data/transfer"
 SETTLE_SECONDS = 1.0
+BARE = ("bare upload", "bare download")
+"""The steps against `bare_transfer_server`, not the API (no memory to sample)."""
 TUS_CHUNK = 64 * MIB
 """Bytes per tus PATCH request (tuspy holds one in the client's memory)."""
 
@@ -196,8 +198,7 @@ def main() -> None:
             "download",
             "zip download",
             "tus upload",
-            "bare upload",
-            "bare download",
+            *BARE,
         )
         samples = {kind: Samples() for kind in kinds}
         ratios: dict[str, list[float]] = {kind: [] for kind in kinds}
@@ -225,7 +226,7 @@ def main() -> None:
         )
         for kind in kinds:
             rates = [size / s / 1e6 for s in samples[kind].seconds]
-            of_api = kind not in ("cp", "bare upload", "bare download")
+            of_api = kind != "cp" and kind not in BARE
             growth = f"{samples[kind].rss_growth / MIB:.1f}" if of_api else "-"
             print(
                 f"{kind:<14}{statistics.median(rates):>10.0f}{min(rates):>8.0f}"
