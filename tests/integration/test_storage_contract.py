@@ -119,6 +119,22 @@ async def test_list_one_level_and_recursive(storage: FileStorage) -> None:
     ]
 
 
+# Names whose wire paths sort apart from their names alone: `a-b` and `a.txt` come before
+# the folder `a/` (`-` and `.` sort before `/`), `a0` and `a~` after everything below it.
+ORDER_PATHS = ("a/x", "a/é/y", "a/B", "a-b", "a.txt", "a0", "a~/z", "A", "b", "é")
+
+
+@pytest.mark.parametrize("recursive", [False, True])
+async def test_entries_come_in_wire_path_order(storage: FileStorage, recursive: bool) -> None:
+    for path in reversed(ORDER_PATHS):
+        await storage.write(ref(f"u/{path}"), chunks(b"1"), max_bytes=10)
+    await storage.make_folder(ref("u/a/empty"))
+    entries = await storage.list_folder(ref("u"), recursive=recursive)
+    paths = [entry.wire_path for entry in entries]
+    assert paths == sorted(paths)
+    assert len(paths) == (14 if recursive else 8)
+
+
 async def test_listing_a_file_or_a_missing_folder_is_not_found(storage: FileStorage) -> None:
     await storage.write(ref("u/f"), chunks(b"1"), max_bytes=10)
     for path in ("u/f", "u/missing"):

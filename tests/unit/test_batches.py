@@ -1,14 +1,6 @@
-"""Sorting and mapping in slices give what the plain functions give."""
+"""Mapping in slices gives what the plain function gives."""
 
-import random
-
-from decode_userapi.services.files.batches import SLICE, mapped_in_slices, sorted_in_slices
-
-
-async def test_sorted_in_slices_sorts_like_sorted() -> None:
-    names = [f"n{random.random()}" for _ in range(SLICE * 3 + 7)]
-    assert await sorted_in_slices(names, key=str.upper) == sorted(names, key=str.upper)
-    assert await sorted_in_slices([], key=str) == []
+from decode_userapi.services.files.batches import SLICE, mapped_in_slices
 
 
 async def test_mapped_in_slices_maps_every_item_once_in_order() -> None:

@@ -30,7 +30,8 @@ class FileStorage(Protocol):
         ...
 
     async def list_folder(self, folder: FileRef, *, recursive: bool) -> list[FileEntry]:
-        """Entries inside `folder` (not `folder` itself), in no particular order.
+        """Entries inside `folder` (not `folder` itself), sorted by their wire path
+        (`FileEntry.wire_path`: a folder's with its trailing `/`), the order of a listing.
 
         Raises `NotFound` when `folder` is not a folder.
         """

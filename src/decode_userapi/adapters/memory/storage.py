@@ -33,7 +33,8 @@ class InMemoryFileStorage:
         below = [ref for ref in below if ref.is_within(folder)]
         if not recursive:
             below = [ref for ref in below if ref.parent == folder]
-        return [entry for ref in below if (entry := await self.stat(ref)) is not None]
+        entries = [entry for ref in below if (entry := await self.stat(ref)) is not None]
+        return sorted(entries, key=lambda entry: entry.wire_path)
 
     async def make_folder(self, ref: FileRef) -> None:
         for depth in range(len(ref.parts) + 1):

@@ -33,7 +33,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -83,30 +83,74 @@ def _rename_no_replace(source: Path, target: Path) -> None:
         raise
 
 
-def _walk(directory: Path, *, recursive: bool) -> list[tuple[tuple[str, ...], EntryKind, int]]:
-    """(path below `directory`, kind, size) of the files and folders in `directory`, and
-    with `recursive` of everything below, in one pass (one worker-thread call, not one
-    per folder); links left out (the type comes with the entry, so only files cost a
-    stat: their size). A folder below that vanishes during the walk is skipped."""
-    found: list[tuple[tuple[str, ...], EntryKind, int]] = []
-    pending: list[tuple[tuple[str, ...], str]] = [((), str(directory))]
-    while pending:
-        parts, path = pending.pop()
-        try:
-            scan = os.scandir(path)
-        except (FileNotFoundError, NotADirectoryError):
-            if not parts:
-                raise
-            continue
-        with scan:
-            for item in scan:
-                if item.is_dir(follow_symlinks=False):
-                    found.append(((*parts, item.name), EntryKind.DIRECTORY, 0))
-                    if recursive:
-                        pending.append(((*parts, item.name), item.path))
-                elif item.is_file(follow_symlinks=False):
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+_Found = tuple[tuple[str, ...], EntryKind, int]
+
+
+def _folder_rows(fd: int, parts: tuple[str, ...]) -> list[tuple[str, _Found]]:
+    """(name as it sorts on the wire, entry) of the files and folders in the open folder
+    `fd` at `parts`, sorted; links and other kinds left out, and files deleted meanwhile.
+    The type comes with the entry, so only files cost a system call (their size:
+    `fstatat` relative to `fd`, no path to resolve)."""
+    rows: list[tuple[str, _Found]] = []
+    with os.scandir(fd) as scan:
+        for item in scan:
+            name = item.name
+            if item.is_dir(follow_symlinks=False):
+                rows.append((f"{name}/", ((*parts, name), EntryKind.DIRECTORY, 0)))
+            elif item.is_file(follow_symlinks=False):
+                try:
                     size = item.stat(follow_symlinks=False).st_size
-                    found.append(((*parts, item.name), EntryKind.FILE, size))
+                except FileNotFoundError:  # deleted since the folder was read
+                    continue
+                rows.append((name, ((*parts, name), EntryKind.FILE, size)))
+    rows.sort(key=_first)
+    return rows
+
+
+def _first(row: tuple[str, _Found]) -> str:
+    return row[0]
+
+
+def _entered(fd: int, parts: tuple[str, ...]) -> tuple[int, Iterator[tuple[str, _Found]]]:
+    """The open folder `fd` and its sorted rows; `fd` closed if reading them fails."""
+    try:
+        return fd, iter(_folder_rows(fd, parts))
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _walk(directory: Path, above: tuple[str, ...], *, recursive: bool) -> list[_Found]:
+    """(path, kind, size) of the files and folders in `directory` (at `above`), and with
+    `recursive` of everything below, sorted by wire path, in one pass (one worker-thread
+    call, not one per folder). Each folder is sorted on its own and entered right after
+    its own entry: everything below `a/` sorts between `a/` and the next name, so the
+    whole walk comes out in order with no sort of its own. Folders are opened relative to
+    their parent and never through a link; one that vanishes (or turns into a link or a
+    file) during the walk is skipped."""
+    found: list[_Found] = []
+    open_folders = [_entered(os.open(directory, _FOLDER_FLAGS), above)]
+    try:
+        while open_folders:
+            fd, rows = open_folders[-1]
+            row = next(rows, None)
+            if row is None:
+                os.close(fd)
+                open_folders.pop()
+                continue
+            entry = row[1]
+            found.append(entry)
+            if recursive and entry[1] is EntryKind.DIRECTORY:
+                try:
+                    below = os.open(entry[0][-1], _FOLDER_FLAGS, dir_fd=fd)
+                except OSError:  # gone, or a link or a file by now
+                    continue
+                open_folders.append(_entered(below, entry[0]))
+    finally:
+        for fd, _ in open_folders:
+            os.close(fd)
     return found
 
 
@@ -297,17 +341,14 @@ class LocalFileStorage:
         holds up neither the loop nor, through the lock, other requests."""
         found = await anyio.to_thread.run_sync(self._walk_folder, folder, recursive)
         entries: list[FileEntry] = []
-        above = folder.parts
         for start in range(0, len(found), LISTING_SLICE):
             for parts, kind, size in found[start : start + LISTING_SLICE]:
-                entries.append(FileEntry(FileRef((*above, *parts)), kind, size))
+                entries.append(FileEntry(FileRef(parts), kind, size))
             await anyio.lowlevel.checkpoint()
         return entries
 
-    def _walk_folder(
-        self, folder: FileRef, recursive: bool
-    ) -> list[tuple[tuple[str, ...], EntryKind, int]]:
-        return _walk(self._folder_path(folder), recursive=recursive)
+    def _walk_folder(self, folder: FileRef, recursive: bool) -> list[_Found]:
+        return _walk(self._folder_path(folder), folder.parts, recursive=recursive)
 
     def _folder_path(self, folder: FileRef) -> Path:
         path = self._path(folder)

@@ -163,12 +163,14 @@ class S3FileStorage:
         if not found and not folder.is_root:
             raise NotFound(f"Folder '{folder.as_folder()}' does not exist.")
         usable = [parts for parts in folders | files.keys() if "" not in parts]
-        return [
+        entries = [
             FileEntry(FileRef((*folder.parts, *parts)), EntryKind.FILE, files[parts])
             if parts in files
             else FileEntry(FileRef((*folder.parts, *parts)), EntryKind.DIRECTORY)
             for parts in usable
         ]
+        entries.sort(key=lambda entry: entry.wire_path)
+        return entries
 
     async def _refuse_files_on_the_way(self, ref: FileRef, *, including: bool) -> None:
         """`AlreadyExists` when a file stands at a folder above `ref` (or at `ref`)."""

@@ -20,13 +20,11 @@ class FileInfo(msgspec.Struct, frozen=True, gc=False):
 
     @classmethod
     def of(cls, entry: FileEntry) -> "FileInfo":
-        is_file = entry.kind is EntryKind.FILE
-        return cls(
-            path=entry.wire_path,
-            type="file" if is_file else "directory",
-            size=human_size(entry.size_bytes) if is_file else "",
-            size_bytes=entry.size_bytes,
-        )
+        # Positional arguments: a listing builds one per entry.
+        if entry.kind is EntryKind.FILE:
+            size = entry.size_bytes
+            return cls(str(entry.ref), "file", human_size(size), size)
+        return cls(entry.ref.as_folder(), "directory", "", 0)
 
 
 class FileHTTPRequest(msgspec.Struct, frozen=True):

@@ -5,7 +5,6 @@ Each slice takes a few milliseconds and the loop serves other requests between t
 the loop waited 100 to 300 ms for it in measurements here, against ~10 ms between slices.)
 """
 
-import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
@@ -23,24 +22,6 @@ def slices(items: Iterable[T]) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, SLICE)):
         yield batch
-
-
-async def sorted_in_slices(items: list[T], key: Callable[[T], str]) -> list[T]:
-    """`sorted(items, key=key)`, sorted slice by slice and merged slice by slice."""
-    runs: list[list[tuple[str, T]]] = []
-    for batch in slices(items):
-        runs.append(sorted(((key(item), item) for item in batch), key=_first))
-        await anyio.lowlevel.checkpoint()
-    merged: list[T] = []
-    pairs: Iterator[tuple[str, T]] = heapq.merge(*runs, key=_first)
-    for pair_batch in slices(pairs):
-        merged.extend(pair[1] for pair in pair_batch)
-        await anyio.lowlevel.checkpoint()
-    return merged
-
-
-def _first(pair: tuple[str, object]) -> str:
-    return pair[0]
 
 
 async def mapped_in_slices(items: Iterable[T], function: Callable[[list[T]], list[R]]) -> list[R]:

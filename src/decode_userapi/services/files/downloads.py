@@ -8,7 +8,7 @@ from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
 from decode_userapi.ports.file_storage import HttpRequestSpec
-from decode_userapi.services.files.batches import mapped_in_slices, sorted_in_slices
+from decode_userapi.services.files.batches import mapped_in_slices
 from decode_userapi.services.files.space import UserFiles, UserSpaces
 from decode_userapi.services.files.zip_stream import ZipMember, ZipSize, zip_stream
 
@@ -60,7 +60,6 @@ class DownloadFile:
             stored = await files.list_folder(path, recursive=True)
         except NotFound:
             raise NotFound(f"'{path.as_folder()}' does not exist.") from None
-        in_order = await sorted_in_slices(stored, key=lambda entry: entry.wire_path)
         size = ZipSize()
 
         def members_of(batch: list[FileEntry]) -> list[ZipMember]:
@@ -68,7 +67,7 @@ class DownloadFile:
             size.add(members)
             return members
 
-        members = await mapped_in_slices(in_order, members_of)
+        members = await mapped_in_slices(stored, members_of)
         archive = zip_stream(members, modified=datetime.now(UTC))
         return Download(f"{path.name or ROOT_ARCHIVE_NAME}.zip", size.total, archive)
 

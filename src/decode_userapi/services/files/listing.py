@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decode_userapi.domain.errors import NotFound
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.users import User
-from decode_userapi.services.files.batches import mapped_in_slices, sorted_in_slices
+from decode_userapi.services.files.batches import mapped_in_slices
 from decode_userapi.services.files.space import UserSpaces
 
 
@@ -19,7 +19,8 @@ class ListingPage:
 
 
 class ListFiles:
-    """The entries of a folder, sorted by their wire path (folders end with '/').
+    """The entries of a folder, sorted by their wire path (folders end with '/'), as the
+    storage lists them.
 
     `show_dirs=False` leaves folders out; `recursive=True` includes everything below.
     Raises `NotFound` when `path` is not a folder (a file, or nothing). Entries are
@@ -39,8 +40,8 @@ class ListFiles:
         except NotFound:
             raise NotFound(f"'{path.as_folder()}' is not a folder.") from None
         if not show_dirs:
-            entries = await mapped_in_slices(entries, _files_only)
-        return await sorted_in_slices(entries, key=lambda entry: entry.wire_path)
+            return await mapped_in_slices(entries, _files_only)
+        return entries
 
     async def page(
         self,
