@@ -62,6 +62,10 @@ class ChecksumMismatch(DomainError):
     """The bytes received do not match the checksum sent with them; none were kept (460)."""
 
 
+class OutOfSpace(DomainError):
+    """The server's own storage has no room left (a full disk); nothing was kept (507)."""
+
+
 class UpstreamUnavailable(DomainError):
     """A service we depend on did not answer; nothing was changed (503)."""
 

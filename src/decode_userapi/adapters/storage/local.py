@@ -26,6 +26,7 @@ finish (an atomic no-replace rename into place), are terminated, or expire.
 """
 
 import asyncio
+import contextlib
 import ctypes
 import errno
 import os
@@ -42,7 +43,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from decode_userapi.adapters.storage.streams import SizeLimited
-from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound
+from decode_userapi.domain.errors import AlreadyExists, NotAllowed, NotFound, OutOfSpace
 from decode_userapi.domain.files import EntryKind, FileEntry, FileRef
 from decode_userapi.domain.uploads import Staging
 from decode_userapi.ports.direct_uploads import DirectUpload
@@ -164,6 +165,21 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
             parts[0] = parts[0][written:]
 
 
+@contextlib.contextmanager
+def _disk_full_refused() -> Iterator[None]:
+    """A full disk (or file-system quota) met while writing is `OutOfSpace`, which the
+    client is told (507), not a failure of ours."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise OutOfSpace(
+            "The server's disk is full: what you sent was not kept. Try again once"
+            " space has been freed."
+        ) from None
+
+
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="upload-write")
 """The threads that write uploads to disk (each upload has one write at a time)."""
 
@@ -201,7 +217,8 @@ class _WriteBehind:
     async def wait(self) -> None:
         """Until the write in flight is done; raises its error."""
         if self._flight is not None:
-            await asyncio.wrap_future(self._flight)
+            with _disk_full_refused():
+                await asyncio.wrap_future(self._flight)
             self._flight = None
 
     def close(self) -> None:
@@ -483,7 +500,8 @@ class LocalFileStorage:
         writer = _WriteBehind(fd)
         try:
             offset += await writer.write_all(chunks)
-            await anyio.to_thread.run_sync(os.fsync, fd)
+            with _disk_full_refused():  # a file system may only find out when syncing
+                await anyio.to_thread.run_sync(os.fsync, fd)
         finally:
             writer.close()
         return staging, offset

@@ -331,6 +331,7 @@ async def peek(
             " it is kept. `…/url`: no room is left in your quota."
         ),
         404: error_doc("No such multipart upload into that folder."),
+        507: error_doc("The server's disk is full; nothing of the file was kept."),
         405: error_doc(
             "Multipart uploads straight to storage need S3; this server stores locally."
         ),

@@ -246,6 +246,9 @@ async def offset(
         412: _NO_TUS_VERSION,
         415: error_doc("Not `Content-Type: application/offset+octet-stream`."),
         460: error_doc("The bytes do not match `Upload-Checksum`; none were kept."),
+        507: error_doc(
+            "The server's disk is full: the offset stays where it was; resume once space is freed."
+        ),
     },
 )
 async def append(
