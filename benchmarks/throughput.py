@@ -4,11 +4,13 @@ One real server (`python -m decode_userapi serve`, optionally `--workers N`) hol
 and a folder of 2,000 entries is loaded with a few keep-alive connections for a bounded
 time per route, route after route, for several rounds: `GET /` (the bare route: no
 database, no disk, no token), `GET /jobs/{id}`, `GET /jobs?limit=100`, `PUT /_job_status`
-(cycling over the jobs, with `x-api-key`) and `GET /files/?recursive=true`. Each round
-divides a route's req/s by the bare route's req/s of the same round; the table shows the
-medians over the rounds. The load comes from `wrk` when it is installed
-(`apt-get install wrk`), else from a small asyncio client in this process (slower: its
-own CPU use lowers every number, the bare route's most).
+twice (cycling over the jobs, with `x-api-key`: first reporting `pulled` again and again,
+as a worker repeats itself, which after one turn changes nothing; then every update a
+change, re-queued and pulled in turn, each written with its event) and
+`GET /files/?recursive=true`. Each round divides a route's req/s by the bare route's req/s
+of the same round; the table shows the medians over the rounds. The load comes from `wrk`
+when it is installed (`apt-get install wrk`), else from a small asyncio client in this
+process (slower: its own CPU use lowers every number, the bare route's most).
 
 `--stack production` runs the server on PostgreSQL, S3 and Cognito (moto's server),
 started on 127.0.0.1 by the test suite's helpers (`tests/servers`).
@@ -45,6 +47,7 @@ FOLDERS, FILES_PER_FOLDER = 20, 99
 SEED_CONCURRENCY = 8
 BARE = "GET / (bare route)"
 LISTING = "GET /files/?recursive=true"
+CHANGES = "PUT /_job_status, changes"
 
 
 @dataclass(frozen=True)
@@ -142,16 +145,22 @@ async def seed(server: Server, *, files: bool) -> list[int]:
 
 def routes(server: Server, ids: list[int]) -> list[Route]:
     auth = server.headers
-    status_bodies = tuple(
-        json.dumps({"job_id": job_id, "status": "pulled", "runtime_details": None}).encode()
-        for job_id in ids
-    )
+
+    def status_bodies(*states: str) -> tuple[bytes, ...]:
+        return tuple(
+            json.dumps({"job_id": job_id, "status": state, "runtime_details": None}).encode()
+            for state in states
+            for job_id in ids
+        )
+
     internal = {"x-api-key": API_KEY, "content-type": "application/json"}
     return [
         Route(BARE, "GET", "/", {}),
         Route("GET /jobs/{id}", "GET", f"/jobs/{ids[0]}", auth),
         Route("GET /jobs?limit=100", "GET", "/jobs?limit=100", auth),
-        Route("PUT /_job_status", "PUT", "/_job_status", internal, status_bodies),
+        Route("PUT /_job_status", "PUT", "/_job_status", internal, status_bodies("pulled")),
+        # Every update a change (re-queued, pulled again), so every one is written.
+        Route(CHANGES, "PUT", "/_job_status", internal, status_bodies("queued", "pulled")),
         Route(LISTING, "GET", "/files/?recursive=true", auth),
     ]
 
@@ -317,6 +326,37 @@ def production_environment(folder: Path) -> Iterator[dict[str, str]]:
 # --- the run -------------------------------------------------------------------------------
 
 
+WALK_FLOOR_RUNS = 50
+
+
+def _read_tree(root: Path) -> None:
+    """Every folder below `root` read and every file in it stat'ed, folders opened
+    relative to their parent: the system calls a recursive listing cannot do without."""
+    pending = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
+    while pending:
+        fd = pending.pop()
+        try:
+            with os.scandir(fd) as scan:
+                for item in scan:
+                    if item.is_dir(follow_symlinks=False):
+                        pending.append(os.open(item.name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd))
+                    else:
+                        item.stat(follow_symlinks=False)
+        finally:
+            os.close(fd)
+
+
+def walk_floor(data_root: Path) -> float:
+    """Median seconds of `_read_tree` over the signed-up user's folder (the only one)."""
+    (space,) = [path for path in data_root.iterdir() if not path.name.startswith(".")]
+    times = []
+    for _ in range(WALK_FLOOR_RUNS):
+        started = time.perf_counter()
+        _read_tree(space)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def _print_table(names: list[str], loads: dict[str, list[Load]], notes: dict[str, str]) -> None:
     bare = loads[names[0]]
     print(
@@ -365,6 +405,14 @@ def main() -> None:
             for route in table:
                 loads[route.name].append(load(server.url, route, args.connections, args.seconds))
         _print_table([route.name for route in table], loads, notes)
+        if args.stack == "embedded" and LISTING in loads:
+            floor = walk_floor(server.data_root)
+            bare = statistics.median(load.per_second for load in loads[BARE])
+            print(
+                f"floor of the listing: its system calls alone (scandir of each folder, fstatat"
+                f" of each file) take {floor * 1e3:.1f} ms, at most {1 / floor:.0f} req/s from"
+                f" one thread, {1 / floor / bare:.1%} of GET /"
+            )
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -72,9 +72,12 @@ async def test_a_status_update_records_one_event_or_none(
 ) -> None:
     uow = InMemoryUnitOfWork()
     job = await stored(uow, a_job())
+    committed = uow.store.committed[job.id]
     await UpdateJobStatus(uow)(job.id, reported, details)
     recorded = [event.kind for event in uow.committed_events[1:]]
     assert recorded == ([] if kind is None else [kind])
+    rewritten = uow.store.committed[job.id] is not committed
+    assert rewritten is (kind is not None), "the job is written when, and only when, it changed"
     if kind is JobEventKind.RUNTIME_DETAILS:
         assert uow.committed_events[-1].appended == details
 

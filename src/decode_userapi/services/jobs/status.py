@@ -39,9 +39,9 @@ class UpdateJobStatus:
                 raise NotFound(f"Job {job_id} was canceled by its owner.")
             before = job.status
             ended = job.report(reported, runtime_details, self._clock())
-            await uow.jobs.update(job)
             event = JobEvent.of_update(before, job, runtime_details)
-            if event is not None:
+            if event is not None:  # else the job is as it was: nothing to write
+                await uow.jobs.update(job)
                 await uow.events.record(event)
             await uow.commit()
         return StatusUpdate(job.status, job if ended else None)
