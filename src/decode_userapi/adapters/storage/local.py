@@ -106,12 +106,8 @@ def _folder_rows(fd: int, parts: tuple[str, ...]) -> list[tuple[str, _Found]]:
                 except FileNotFoundError:  # deleted since the folder was read
                     continue
                 rows.append((name, ((*parts, name), EntryKind.FILE, size)))
-    rows.sort(key=_first)
+    rows.sort()  # by the wire name alone: no two names in a folder are equal
     return rows
-
-
-def _first(row: tuple[str, _Found]) -> str:
-    return row[0]
 
 
 def _entered(fd: int, parts: tuple[str, ...]) -> tuple[int, Iterator[tuple[str, _Found]]]:

@@ -31,9 +31,9 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.TooManyAttempts: 429,
     errors.ChecksumMismatch: 460,  # tus checksum extension
     errors.UpstreamRejected: 502,
-    errors.OutOfSpace: 507,
     errors.UpstreamUnavailable: 503,
     errors.Overloaded: 503,
+    errors.OutOfSpace: 507,
 }
 
 
